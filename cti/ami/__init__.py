@@ -1,0 +1,1 @@
+"""Asterisk Manager Interface adapter: the link, framing, translation to domain observations."""

@@ -1,0 +1,214 @@
+"""The database tables, as typed SQLAlchemy 2 declarative models.
+
+Every schema change is an alembic migration in cti/db/migrations/versions; the models and the
+migrations are checked against each other by a test.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BigInteger ids autoincrement on PostgreSQL; SQLite only autoincrements INTEGER PRIMARY KEY.
+Id = BigInteger().with_variant(Integer, "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC out, on SQLite (which keeps no zone) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; cti stores aware UTC times")
+        return (
+            value.astimezone(UTC)
+            if dialect.name != "sqlite"
+            else value.astimezone(UTC).replace(tzinfo=None)
+        )
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _now_column() -> Mapped[datetime]:
+    return mapped_column(UtcDateTime(), default=_utcnow)
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    salutation: Mapped[str] = mapped_column(String(40), default="")
+    language: Mapped[str] = mapped_column(String(16), default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="")
+    segment: Mapped[str] = mapped_column(String(40), default="")
+    vip: Mapped[bool] = mapped_column(Boolean, default=False)
+    tags: Mapped[list[str]] = mapped_column(default=list)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    preferences: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    email: Mapped[str] = mapped_column(String(254), default="")
+    created_at: Mapped[datetime] = _now_column()
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_utcnow, onupdate=_utcnow)
+
+    phones: Mapped[list[PhoneNumber]] = relationship(
+        back_populates="customer", cascade="all, delete-orphan", lazy="raise"
+    )
+
+
+class PhoneNumber(Base):
+    """A customer's number; the same number may belong to several customers (a shared landline)."""
+
+    __tablename__ = "phone_numbers"
+    __table_args__ = (UniqueConstraint("customer_id", "e164"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    raw: Mapped[str] = mapped_column(String(64))
+    e164: Mapped[str] = mapped_column(String(20), index=True)
+    # The digits reversed, so "last N digits" is an indexed prefix search on both databases.
+    reversed_digits: Mapped[str] = mapped_column(String(20), index=True)
+    label: Mapped[str] = mapped_column(String(40), default="")
+    created_at: Mapped[datetime] = _now_column()
+
+    customer: Mapped[Customer] = relationship(back_populates="phones", lazy="raise")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120), default="")
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = _now_column()
+
+    devices: Mapped[list[UserDevice]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="raise"
+    )
+
+
+class UserDevice(Base):
+    """A device interface (PJSIP/1001, Local/1001@from-queue/n) that rings this user."""
+
+    __tablename__ = "user_devices"
+    __table_args__ = (UniqueConstraint("pbx", "interface"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    pbx: Mapped[str] = mapped_column(String(32), default="")
+    interface: Mapped[str] = mapped_column(String(128))
+
+    user: Mapped[User] = relationship(back_populates="devices", lazy="raise")
+
+
+class WebSession(Base):
+    """A login session; the cookie holds a random token, the table only its SHA-256."""
+
+    __tablename__ = "web_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class Queue(Base):
+    __tablename__ = "queues"
+    __table_args__ = (UniqueConstraint("pbx", "name"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    pbx: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(80))
+    display_name: Mapped[str] = mapped_column(String(120), default="")
+    wrapup_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    pop_url_template: Mapped[str] = mapped_column(String(500), default="")
+
+
+class Call(Base):
+    """One call as the call log keeps it; keyed by the PBX and the queue caller's Uniqueid."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        UniqueConstraint("pbx", "uniqueid"),
+        Index("ix_calls_started_at_queue", "started_at", "queue"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    pbx: Mapped[str] = mapped_column(String(32))
+    uniqueid: Mapped[str] = mapped_column(String(150))
+    linkedid: Mapped[str] = mapped_column(String(150), default="", index=True)
+    direction: Mapped[str] = mapped_column(String(16))
+    caller_number: Mapped[str] = mapped_column(String(80), default="")
+    caller_name: Mapped[str] = mapped_column(String(200), default="")
+    caller_e164: Mapped[str] = mapped_column(String(20), default="", index=True)
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    queue: Mapped[str] = mapped_column(String(80), default="")
+    agent_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    agent_interface: Mapped[str] = mapped_column(String(128), default="")
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    enqueued_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    first_ring_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    wait_seconds: Mapped[float | None] = mapped_column(Float)
+    ring_seconds: Mapped[float | None] = mapped_column(Float)
+    talk_seconds: Mapped[float | None] = mapped_column(Float)
+    outcome: Mapped[str] = mapped_column(String(32), default="", index=True)
+    hangup_cause: Mapped[int | None] = mapped_column(Integer)
+    recording: Mapped[str] = mapped_column(String(255), default="")
+    disposition: Mapped[str] = mapped_column(String(64), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
