@@ -73,9 +73,7 @@ class EventBus:
 
     def _start(self, sub: _Subscriber) -> None:
         sub.task = asyncio.create_task(self._consume(sub), name=f"bus:{sub.name}")
-        self._metrics.gauge_fn(
-            "cti_bus_queue_depth", lambda s=sub: s.queue.qsize(), subscriber=sub.name
-        )
+        self._metrics.gauge_fn("cti_bus_queue_depth", sub.queue.qsize, subscriber=sub.name)
 
     async def _consume(self, sub: _Subscriber) -> None:
         while True:

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, Literal, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
+
 from cti.configload import Secret, build, parse_env_value
 from cti.core.hours import WeeklyHours, parse_weekly_hours
 from cti.errors import ConfigError
@@ -87,6 +89,9 @@ class PbxConfig:
     reconnect_max: float = 30.0
     auth_retry: float = 60.0
     simulator: bool = False
+    outside_line: str = ""
+    trunk_prefix: str = ""
+    international_prefix: str = ""
 
     def validate(self, key: str) -> None:
         if not _PBX_NAME.match(self.name):
@@ -104,13 +109,30 @@ class PbxConfig:
             raise ConfigError(f"{key}.ping_timeout", "must be shorter than ping_interval")
         if self.reconnect_min <= 0 or self.reconnect_max < self.reconnect_min:
             raise ConfigError(f"{key}.reconnect_max", "must be >= reconnect_min > 0")
+        for name in ("outside_line", "trunk_prefix", "international_prefix"):
+            if not getattr(self, name).isdigit() and getattr(self, name):
+                raise ConfigError(f"{key}.{name}", "must be digits only, or empty")
 
 
 @dataclass(frozen=True, slots=True)
 class SmsConfig:
     gateway: Literal["log", "twilio", "kannel", "http"] = "log"
     sender: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class NumbersConfig:
     default_region: str = "US"
+    suffix_digits: int = 8
+
+    def validate(self, key: str) -> None:
+        if self.default_region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ConfigError(
+                f"{key}.default_region",
+                f"{self.default_region!r} is not an ISO 3166 region code such as US or GB",
+            )
+        if not 6 <= self.suffix_digits <= 15:
+            raise ConfigError(f"{key}.suffix_digits", "must be between 6 and 15")
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +180,7 @@ class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     pbx: list[PbxConfig] = field(default_factory=list)
     agents: dict[str, list[str]] = field(default_factory=dict)
+    numbers: NumbersConfig = field(default_factory=NumbersConfig)
     sms: SmsConfig = field(default_factory=SmsConfig)
     kpi: KpiConfig = field(default_factory=KpiConfig)
     hours: HoursConfig = field(default_factory=HoursConfig)

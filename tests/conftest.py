@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,8 @@ from cti.config import DatabaseConfig
 from cti.db import migrate
 from cti.db.engine import create_engine, sessionmaker
 
+pytest_plugins = ("tests.webtools",)
+
 POSTGRES_DSN = os.environ.get("CTI_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -25,7 +27,9 @@ def _asyncpg_url(dsn: str) -> str:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def db_config(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[DatabaseConfig]:
+async def db_config(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[DatabaseConfig]:
     """A database of its own for one test: a SQLite file, or a fresh PostgreSQL schema."""
     if request.param == "sqlite":
         yield DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'cti.db'}")
@@ -55,7 +59,7 @@ def db(engine: AsyncEngine) -> async_sessionmaker[Any]:
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Iterator[Path]:
+def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.fail(f"the shared ground-truth folder is missing beside the project: {SHARED}")
-    yield SHARED
+    return SHARED

@@ -6,10 +6,21 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from functools import cache
+from zoneinfo import ZoneInfo, available_timezones
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SPAN = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    # available_timezones() walks the tz database on disk at every call.
+    return frozenset(available_timezones())
+
+
+def is_time_zone(name: str) -> bool:
+    return name in _time_zones()
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,13 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    mapped_column,
+    orm_insert_sentinel,
+    relationship,
+)
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -92,6 +98,8 @@ class Customer(Base):
     email: Mapped[str] = mapped_column(String(254), default="")
     created_at: Mapped[datetime] = _now_column()
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_utcnow, onupdate=_utcnow)
+    # Lets a bulk insert on SQLite return new ids in parameter order (see the importer).
+    _sentinel: Mapped[int] = orm_insert_sentinel()
 
     phones: Mapped[list[PhoneNumber]] = relationship(
         back_populates="customer", cascade="all, delete-orphan", lazy="raise"

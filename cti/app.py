@@ -1,0 +1,108 @@
+"""The composition root: `create_app(config)` builds every object and owns every background task."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from cti import keys
+from cti.bus import EventBus
+from cti.config import Config
+from cti.db import users
+from cti.db.engine import create_engine, ensure_migrated, sessionmaker
+from cti.health import HealthRegistry
+from cti.i18n import Translations
+from cti.metrics import Metrics
+from cti.webapp.errors import error_pages
+from cti.webapp.render import create_environment
+from cti.webapp.routes import setup_routes
+from cti.webapp.security import access_control, security_headers
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(config: Config) -> web.Application:
+    app = web.Application(
+        middlewares=[security_headers, error_pages, access_control],
+        client_max_size=8 * 1024 * 1024,
+    )
+    app[keys.CONFIG] = config
+    app[keys.METRICS] = _metrics()
+    app[keys.HEALTH] = HealthRegistry()
+    app[keys.TEMPLATES] = create_environment()
+    app[keys.TRANSLATIONS] = Translations()
+    app[keys.BUS] = EventBus(app[keys.METRICS])
+    app.cleanup_ctx.append(database)
+    app.cleanup_ctx.append(http_session)
+    app.cleanup_ctx.append(event_bus)
+    setup_routes(app)
+    return app
+
+
+def _metrics() -> Metrics:
+    metrics = Metrics()
+    started = time.monotonic()
+    metrics.describe("cti_uptime_seconds", "Seconds since this process started serving.")
+    metrics.gauge_fn("cti_uptime_seconds", lambda: time.monotonic() - started)
+    metrics.describe("cti_http_requests_total", "HTTP requests answered, by status code.")
+    return metrics
+
+
+async def database(app: web.Application) -> AsyncIterator[None]:
+    engine = create_engine(app[keys.CONFIG].database)
+    try:
+        await ensure_migrated(engine)
+    except BaseException:
+        await engine.dispose()
+        raise
+    app[keys.ENGINE] = engine
+    app[keys.DB] = sessionmaker(engine)
+    await _apply_agent_devices(app)
+    app[keys.HEALTH].report("database", "ok")
+    yield
+    await engine.dispose()
+    logger.info("database closed")
+
+
+async def _apply_agent_devices(app: web.Application) -> None:
+    """The `[agents]` table, when present, is the source of truth for users' device interfaces."""
+    agents = app[keys.CONFIG].agents
+    if not agents:
+        return
+    async with app[keys.DB].begin() as session:
+        unknown = await users.sync_devices(session, agents)
+    for username in unknown:
+        note = f"[agents] names {username!r}, who is not a user; ignored"
+        if app[keys.HEALTH].note_once("config", note):
+            logger.warning(note)
+
+
+async def http_session(app: web.Application) -> AsyncIterator[None]:
+    timeout = aiohttp.ClientTimeout(total=15, connect=5)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        app[keys.HTTP] = session
+        yield
+
+
+async def event_bus(app: web.Application) -> AsyncIterator[None]:
+    bus = app[keys.BUS]
+    await bus.start()
+    yield
+    await bus.stop(grace=app[keys.CONFIG].server.shutdown_timeout)
+
+
+def run(config: Config) -> None:
+    """Serve until SIGINT/SIGTERM, then stop accepting, finish in-flight work and flush."""
+    web.run_app(
+        create_app(config),
+        host=config.server.host,
+        port=config.server.port,
+        shutdown_timeout=config.server.shutdown_timeout,
+        access_log=None,
+        print=None,
+        handle_signals=True,
+    )

@@ -1,0 +1,26 @@
+"""Every object shared through the aiohttp Application, as typed keys (no singletons)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import jinja2
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from cti.bus import EventBus
+from cti.config import Config
+from cti.health import HealthRegistry
+from cti.i18n import Translations
+from cti.metrics import Metrics
+
+CONFIG = web.AppKey("config", Config)
+METRICS = web.AppKey("metrics", Metrics)
+HEALTH = web.AppKey("health", HealthRegistry)
+ENGINE = web.AppKey("engine", AsyncEngine)
+DB = web.AppKey("db", async_sessionmaker[Any])
+BUS = web.AppKey("bus", EventBus)
+HTTP = web.AppKey("http", aiohttp.ClientSession)
+TEMPLATES = web.AppKey("templates", jinja2.Environment)
+TRANSLATIONS = web.AppKey("translations", Translations)

@@ -1,0 +1,1 @@
+"""The web layer: aiohttp handlers, sessions and role checks, pages and WebSockets."""

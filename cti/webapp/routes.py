@@ -1,0 +1,16 @@
+"""The whole URL map in one place."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from cti.webapp import admin_users, auth, health, pages
+from cti.webapp.render import asset_root
+
+
+def setup_routes(app: web.Application) -> None:
+    auth.setup(app)
+    pages.setup(app)
+    admin_users.setup(app)
+    health.setup(app)
+    app.router.add_static("/static", asset_root() / "static", name="static")
