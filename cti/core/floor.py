@@ -1,0 +1,279 @@
+"""Queue members, agents and waiting callers: the live floor a supervisor watches.
+
+An agent is a queue member interface, whatever queues it is in. Its state is derived, not
+reported: Local-channel members never report RINGING (ground truth §0.3) and Asterisk has no
+wrap-up event (§2.5), so ringing and talking come from the call events and wrap-up from the
+queue's wrap-up time after AgentComplete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from cti.core import observations as obs
+from cti.core.events import (
+    AgentChanged,
+    AgentSnapshot,
+    AgentState,
+    CallAnswered,
+    CallEnded,
+    CallEvent,
+    CallRinging,
+    CallsLost,
+    QueueChanged,
+    QueueSnapshot,
+    RingStopped,
+    TalkEnded,
+    WaitingEntry,
+)
+
+_IN_USE = frozenset({2, 3, 8})
+_RINGING = frozenset({6, 7})
+_UNAVAILABLE = frozenset({4, 5})
+FloorEvent = AgentChanged | QueueChanged
+
+
+@dataclass(slots=True)
+class _Agent:
+    interface: str
+    name: str
+    state_interface: str
+    devices: tuple[str, ...]
+    since: datetime
+    status: int = 1
+    paused: dict[str, bool] = field(default_factory=dict)
+    paused_reason: str = ""
+    wrapup: dict[str, int] = field(default_factory=dict)
+    ringing: set[str] = field(default_factory=set)
+    call_id: str = ""
+    wrapup_until: datetime | None = None
+    state: AgentState = AgentState.AVAILABLE
+
+    def derive(self, now: datetime) -> AgentState:
+        if self.ringing or self.status in _RINGING:
+            return AgentState.RINGING
+        if self.call_id or self.status in _IN_USE:
+            return AgentState.IN_CALL
+        if self.wrapup_until is not None and now < self.wrapup_until:
+            return AgentState.WRAP_UP
+        if self.paused and all(self.paused.values()):
+            return AgentState.PAUSED
+        if self.status in _UNAVAILABLE:
+            return AgentState.UNAVAILABLE
+        return AgentState.AVAILABLE
+
+
+class Floor:
+    """Agents and queues of one PBX. `wrapup_seconds` gives each queue's wrap-up time."""
+
+    def __init__(self, pbx: str, wrapup_seconds: Mapping[str, int], devices: Iterable[str] = ()):
+        self.pbx = pbx
+        self._queue_wrapup = dict(wrapup_seconds)
+        self._agents: dict[str, _Agent] = {}
+        self._by_device: dict[str, str] = {}
+        self._user_devices = frozenset(devices)
+        self._waiting: dict[str, dict[str, WaitingEntry]] = {}
+
+    # Lookups -------------------------------------------------------------------------------
+
+    def agent_of(self, device: str) -> tuple[str, str] | None:
+        """The agent (interface, name) answering on a device, or the device of a known user."""
+        interface = self._by_device.get(device)
+        if interface is not None:
+            return interface, self._agents[interface].name
+        return (device, "") if device in self._user_devices else None
+
+    def agents(self, now: datetime) -> list[AgentSnapshot]:
+        return [self._snapshot(a) for a in sorted(self._agents.values(), key=lambda a: a.name)]
+
+    def queues(self) -> list[QueueSnapshot]:
+        return [self._queue(name) for name in sorted(self._queue_names())]
+
+    # Updates -------------------------------------------------------------------------------
+
+    def apply(
+        self, event: obs.Observation | None, calls: Iterable[CallEvent | CallsLost], now: datetime
+    ) -> list[FloorEvent]:
+        before_agents = {i: self._snapshot(a) for i, a in self._agents.items()}
+        before_queues = {q: self._queue(q) for q in self._queue_names()}
+        touched_queues: set[str] = set()
+        if event is not None:
+            touched_queues |= self._observe(event)
+        for call_event in calls:
+            if isinstance(call_event, CallEvent):
+                touched_queues |= self._follow(call_event)
+        return self._changes(before_agents, before_queues, touched_queues, now)
+
+    def tick(self, now: datetime) -> list[FloorEvent]:
+        """Ends wrap-ups that are due; the runtime calls this every second or so."""
+        out: list[FloorEvent] = []
+        for agent in self._agents.values():
+            if agent.wrapup_until is not None and now >= agent.wrapup_until:
+                agent.wrapup_until = None
+                out += self._restate(agent, now)
+        return out
+
+    def _observe(self, event: obs.Observation) -> set[str]:
+        match event:
+            case obs.MemberChanged(member=member):
+                self._member(member, event.at)
+                return {member.queue}
+            case obs.MemberRemoved():
+                self._remove_member(event.queue, event.interface)
+                return {event.queue}
+            case obs.AgentFinished():
+                agent = self._agents.get(event.interface)
+                if agent is not None:
+                    seconds = agent.wrapup.get(event.queue) or self._queue_wrapup.get(
+                        event.queue, 0
+                    )
+                    agent.wrapup_until = event.at + timedelta(seconds=seconds) if seconds else None
+                    agent.call_id = ""  # also when the call itself could not be matched
+                return set()
+            case obs.Resynced():
+                return self._resync(event)
+        return set()
+
+    def _member(self, member: obs.MemberInfo, at: datetime) -> None:
+        agent = self._agents.get(member.interface)
+        if agent is None:
+            agent = _Agent(
+                member.interface, member.name, member.state_interface, member.devices, at
+            )
+            self._agents[member.interface] = agent
+        agent.name = member.name or agent.name
+        agent.state_interface = member.state_interface
+        agent.devices = member.devices
+        for device in member.devices:
+            self._by_device[device] = member.interface
+        agent.status = member.status
+        agent.paused[member.queue] = member.paused
+        agent.paused_reason = member.paused_reason if member.paused else ""
+        agent.wrapup[member.queue] = member.wrapup_seconds
+        self._waiting.setdefault(member.queue, {})
+
+    def _remove_member(self, queue: str, interface: str) -> None:
+        agent = self._agents.get(interface)
+        if agent is None:
+            return
+        agent.paused.pop(queue, None)
+        agent.wrapup.pop(queue, None)
+        if not agent.paused:
+            del self._agents[interface]
+            for device in agent.devices:
+                if self._by_device.get(device) == interface:
+                    del self._by_device[device]
+
+    def _resync(self, event: obs.Resynced) -> set[str]:
+        listed = {(m.queue, m.interface) for m in event.members}
+        queues = {q.name for q in event.queues} | {m.queue for m in event.members}
+        for interface, agent in list(self._agents.items()):
+            for queue in list(agent.paused):
+                if (queue, interface) not in listed:
+                    self._remove_member(queue, interface)
+        for member in event.members:
+            self._member(member, event.at)
+        for name in queues:
+            self._waiting.setdefault(name, {})
+        return queues
+
+    def _follow(self, event: CallEvent) -> set[str]:
+        call = event.call
+        match event:
+            case CallRinging(interface=interface):
+                self._with_agent(interface, lambda a: a.ringing.add(call.call_id))
+            case RingStopped(interface=interface):
+                self._with_agent(interface, lambda a: a.ringing.discard(call.call_id))
+            case CallAnswered(interface=interface):
+                self._with_agent(interface, lambda a: _start_talk(a, call.call_id))
+            case TalkEnded(interface=interface):
+                self._with_agent(interface, lambda a: _stop_talk(a, call.call_id))
+            case CallEnded():
+                for agent in self._agents.values():
+                    agent.ringing.discard(call.call_id)
+                    _stop_talk(agent, call.call_id)
+        if not call.queue:
+            return set()
+        waiting = self._waiting.setdefault(call.queue, {})
+        if call.enqueued_at is not None and call.dequeued_at is None and call.ended_at is None:
+            waiting[call.call_id] = WaitingEntry(
+                call.call_id, call.number, call.name, call.enqueued_at
+            )
+        else:
+            waiting.pop(call.call_id, None)
+        return {call.queue}
+
+    def _with_agent(self, interface: str, change: Callable[[_Agent], object]) -> None:
+        agent = self._agents.get(interface)
+        if agent is not None:
+            change(agent)
+
+    # Snapshots and change detection -----------------------------------------------------
+
+    def _queue_names(self) -> set[str]:
+        return set(self._waiting)
+
+    def _queue(self, name: str) -> QueueSnapshot:
+        waiting = sorted(self._waiting.get(name, {}).values(), key=lambda w: w.enqueued_at)
+        members = sorted(i for i, a in self._agents.items() if name in a.paused)
+        return QueueSnapshot(self.pbx, name, tuple(waiting), tuple(members))
+
+    def _snapshot(self, agent: _Agent) -> AgentSnapshot:
+        return AgentSnapshot(
+            pbx=self.pbx,
+            interface=agent.interface,
+            name=agent.name,
+            state_interface=agent.state_interface,
+            queues=tuple(sorted(agent.paused)),
+            paused_queues=tuple(sorted(q for q, p in agent.paused.items() if p)),
+            state=agent.state,
+            since=agent.since,
+            paused_reason=agent.paused_reason,
+            call_id=agent.call_id or next(iter(sorted(agent.ringing)), ""),
+        )
+
+    def _restate(self, agent: _Agent, now: datetime) -> list[FloorEvent]:
+        state = agent.derive(now)
+        if state is agent.state:
+            return []
+        agent.state = state
+        agent.since = now
+        return [AgentChanged(self._snapshot(agent))]
+
+    def _changes(
+        self,
+        before_agents: dict[str, AgentSnapshot],
+        before_queues: dict[str, QueueSnapshot],
+        touched_queues: set[str],
+        now: datetime,
+    ) -> list[FloorEvent]:
+        out: list[FloorEvent] = []
+        for interface, agent in self._agents.items():
+            new_state = agent.derive(now)
+            if new_state is not agent.state:
+                agent.state = new_state
+                agent.since = now
+            snapshot = self._snapshot(agent)
+            if before_agents.get(interface) != snapshot:
+                out.append(AgentChanged(snapshot))
+        for interface, old in before_agents.items():
+            if interface not in self._agents:
+                out.append(AgentChanged(replace(old, queues=(), state=AgentState.UNAVAILABLE)))
+        for name in sorted(touched_queues | set(before_queues)):
+            queue = self._queue(name)
+            if before_queues.get(name) != queue:
+                out.append(QueueChanged(queue))
+        return out
+
+
+def _start_talk(agent: _Agent, call_id: str) -> None:
+    agent.ringing.discard(call_id)
+    agent.call_id = call_id
+    agent.wrapup_until = None
+
+
+def _stop_talk(agent: _Agent, call_id: str) -> None:
+    if agent.call_id == call_id:
+        agent.call_id = ""

@@ -1,0 +1,212 @@
+"""What a PBX tells us, in domain words: the input of the call and queue state model.
+
+An adapter (cti.ami.translate for Asterisk) turns protocol messages into these. Units are already
+fixed here: every duration is in seconds, every instant an aware UTC datetime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelInfo:
+    uniqueid: str
+    linkedid: str
+    name: str
+    # The endpoint behind the channel ("PJSIP/1001" for "PJSIP/1001-0000002a"), as agents' devices
+    # and queue members' state interfaces name it.
+    device: str = ""
+    state: int = 0
+    caller_number: str = ""
+    caller_name: str = ""
+    connected_number: str = ""
+    connected_name: str = ""
+    context: str = ""
+    exten: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    pbx: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSeen(Observation):
+    """A channel was created or changed state, caller id or connected line."""
+
+    channel: ChannelInfo
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelGone(Observation):
+    channel: ChannelInfo
+    cause: int
+    cause_text: str
+
+
+@dataclass(frozen=True, slots=True)
+class DialStarted(Observation):
+    caller_uniqueid: str
+    dest: ChannelInfo
+    dial_string: str
+
+
+@dataclass(frozen=True, slots=True)
+class DialEnded(Observation):
+    caller_uniqueid: str
+    dest: ChannelInfo
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallerJoined(Observation):
+    queue: str
+    caller: ChannelInfo
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallerLeft(Observation):
+    queue: str
+    caller_uniqueid: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallerAbandoned(Observation):
+    queue: str
+    caller_uniqueid: str
+    position: int
+    original_position: int
+    hold_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRung(Observation):
+    queue: str
+    caller: ChannelInfo
+    interface: str
+    member_name: str
+    agent_uniqueid: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentAnswered(Observation):
+    queue: str
+    caller_uniqueid: str
+    interface: str
+    member_name: str
+    agent_uniqueid: str
+    hold_seconds: float
+    ring_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class AgentNoAnswer(Observation):
+    queue: str
+    caller_uniqueid: str
+    interface: str
+    member_name: str
+    agent_uniqueid: str
+    ring_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class AgentDumped(Observation):
+    queue: str
+    caller_uniqueid: str
+    interface: str
+    member_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentFinished(Observation):
+    """End of a queue call's talk; `caller_uniqueid` is "" when the PBX left the channels out."""
+
+    queue: str
+    caller_uniqueid: str
+    interface: str
+    member_name: str
+    hold_seconds: float
+    talk_seconds: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemberInfo:
+    queue: str
+    interface: str
+    name: str
+    state_interface: str
+    # The endpoints a direct call to this agent would ring (state interface, member interface).
+    devices: tuple[str, ...]
+    dynamic: bool
+    status: int
+    paused: bool
+    paused_reason: str
+    wrapup_seconds: int
+    calls_taken: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MemberChanged(Observation):
+    member: MemberInfo
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRemoved(Observation):
+    queue: str
+    interface: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueResult(Observation):
+    """The QUEUESTATUS the dialplan saw when Queue() returned without a connection."""
+
+    caller_uniqueid: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingStarted(Observation):
+    uniqueid: str
+    filename: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueInfo:
+    name: str
+    strategy: str
+    completed: int
+    abandoned: int
+    hold_seconds: float
+    talk_seconds: float
+    service_level_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingCaller:
+    queue: str
+    caller: ChannelInfo
+    position: int
+    wait_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class LiveChannel:
+    channel: ChannelInfo
+    seconds_up: float
+    bridged: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Resynced(Observation):
+    """The PBX's current state read after a (re)connect: queues, members, callers, channels."""
+
+    queues: tuple[QueueInfo, ...]
+    members: tuple[MemberInfo, ...]
+    waiting: tuple[WaitingCaller, ...]
+    channels: tuple[LiveChannel, ...]
+    restarted: bool
