@@ -71,9 +71,16 @@ def test_answered_call_alice_rang_one_second_and_talked() -> None:
     alice = [
         e.agent.state for e in events if isinstance(e, AgentChanged) and e.agent.name == "Alice"
     ]
-    assert alice[:3] == [AgentState.RINGING, AgentState.IN_CALL, AgentState.WRAP_UP] or (
-        AgentState.RINGING in alice and alice[-1] is AgentState.WRAP_UP
-    )
+    assert list(dict.fromkeys(alice)) == [
+        AgentState.RINGING,
+        AgentState.IN_CALL,
+        AgentState.WRAP_UP,
+    ]
+    wrapup_start = state.floor.agents(EPOCH)[0].since
+    assert state.tick(wrapup_start + timedelta(seconds=1)) == [], "wrap-up lasts 2 s"
+    (back,) = state.tick(wrapup_start + timedelta(seconds=2))
+    assert isinstance(back, AgentChanged)
+    assert (back.agent.name, back.agent.state) == ("Alice", AgentState.AVAILABLE)
     assert len(state.calls) == 0
 
 
