@@ -44,9 +44,12 @@ def names() -> list[str]:
     return sorted(p.stem for p in TRACES.glob("*.jsonl"))
 
 
-def incoming_bytes(name: str) -> bytes:
-    """Everything Asterisk wrote on the session, banner included, up to its EOF."""
-    return b"".join(f.frame for f in load(name) if f.incoming)
+def names_with_calls() -> list[str]:
+    return [
+        n
+        for n in names()
+        if any(b"QueueCallerJoin" in f.frame or b"DialBegin" in f.frame for f in load(n))
+    ]
 
 
 def rig_queues() -> tuple[dict[str, int], list[RigMember]]:

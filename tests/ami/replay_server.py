@@ -1,0 +1,138 @@
+"""A loopback AMI server that replays a real capture to whoever logs in, in chunks of any size.
+
+It answers our own actions in Asterisk's words (Login with FullyBooted, the resync lists, Ping,
+Filter) and streams the capture's events in between, exactly as recorded, split into `chunk`-byte
+writes. Frames that answered the recording client's own actions (they carry its ActionIDs) are
+left out. An empty frame in the capture (EOF) closes the connection; the next login then sees a
+freshly restarted PBX with no calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from cti.ami.frames import FrameSplitter, first, parse_frame
+from tests import amitraces
+
+BANNER = b"Asterisk Call Manager/11.0.0\r\n"
+
+
+def _events_until_eof(name: str) -> tuple[bytes, bool]:
+    """The capture's broadcast events as one byte string, and whether it ended in an EOF."""
+    splitter = FrameSplitter()
+    out = bytearray()
+    for frame in amitraces.load(name):
+        if frame.eof:
+            return bytes(out), True
+        if not frame.incoming:
+            continue
+        for raw in splitter.feed(frame.frame):
+            message = parse_frame(raw)
+            if (
+                "ActionID" in message
+                or "Event" not in message
+                or first(message, "Event")
+                in (
+                    "FullyBooted",
+                    "SuccessfulAuth",
+                )
+            ):
+                continue
+            out += raw + b"\r\n\r\n"
+    return bytes(out), False
+
+
+class ReplayServer:
+    def __init__(self, name: str, chunk: int) -> None:
+        self._events, self._ends_with_eof = _events_until_eof(name)
+        self._chunk = chunk
+        self._members = amitraces.rig_queues()[1]
+        self._server: asyncio.Server | None = None
+        self.sessions = 0
+        self.finished = asyncio.Event()
+        self.actions: list[str] = []
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._session, "127.0.0.1", 0)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _write(self, writer: asyncio.StreamWriter, data: bytes) -> None:
+        for start in range(0, len(data), self._chunk):
+            writer.write(data[start : start + self._chunk])
+            await writer.drain()
+            if self._chunk < 64:
+                await asyncio.sleep(0)
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.sessions += 1
+        first_session = self.sessions == 1
+        streamer: asyncio.Task[None] | None = None
+        try:
+            await self._write(writer, BANNER)
+            splitter = FrameSplitter()
+            while data := await reader.read(65536):
+                for raw in splitter.feed(data):
+                    action = parse_frame(raw)
+                    name = first(action, "Action").lower()
+                    self.actions.append(name)
+                    await self._write(
+                        writer, self._reply(name, first(action, "ActionID"), first_session)
+                    )
+                    if name == "coreshowchannels" and streamer is None and first_session:
+                        streamer = asyncio.create_task(self._stream(writer))
+        finally:
+            if streamer is not None:
+                streamer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await streamer
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    async def _stream(self, writer: asyncio.StreamWriter) -> None:
+        await self._write(writer, self._events)
+        self.finished.set()
+        if self._ends_with_eof:
+            writer.transport.abort()
+
+    def _reply(self, name: str, action_id: str, first_session: bool) -> bytes:
+        head = f"Response: Success\r\nActionID: {action_id}\r\n"
+        if name == "login":
+            uptime = 134 if first_session else 2
+            return (
+                f"{head}Message: Authentication accepted\r\n\r\n"
+                f"Event: FullyBooted\r\nPrivilege: system,all\r\nUptime: {uptime}\r\n"
+                f"LastReload: {uptime}\r\nStatus: Fully Booted\r\n\r\n"
+            ).encode()
+        if name == "queuestatus":
+            return amitraces.queue_status_reply(action_id, self._members)
+        if name == "coreshowchannels":
+            return (
+                f"{head}EventList: start\r\nMessage: Channels will follow\r\n\r\n"
+                f"Event: CoreShowChannelsComplete\r\nActionID: {action_id}\r\n"
+                "EventList: Complete\r\nListItems: 0\r\n\r\n"
+            ).encode()
+        if name == "ping":
+            return f"{head}Ping: Pong\r\nTimestamp: 1795389458.827162\r\n\r\n".encode()
+        return f"{head}Message: OK\r\n\r\n".encode()
+
+
+@contextlib.asynccontextmanager
+async def replaying(name: str, chunk: int) -> AsyncIterator[ReplayServer]:
+    server = ReplayServer(name, chunk)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.close()

@@ -1,0 +1,139 @@
+"""Every real capture replayed over loopback TCP, in chunks from 1 byte up, through the whole
+path: AMI link, translator, state model and bus. The model must tell the same story each time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+from cti.ami.feed import PbxFeed
+from cti.bus import EventBus
+from cti.config import PbxConfig, Secret
+from cti.core.events import (
+    AgentChanged,
+    AgentState,
+    CallEnded,
+    CallRinging,
+    CallsLost,
+    CallSnapshot,
+    Outcome,
+)
+from cti.health import HealthRegistry
+from cti.metrics import Metrics
+from tests import amitraces
+from tests.ami.replay_server import ReplayServer, replaying
+
+CHUNKS = [1500, 64, 7]
+
+
+@asynccontextmanager
+async def feeding(server: ReplayServer) -> AsyncIterator[tuple[PbxFeed, Seen]]:
+    config = PbxConfig(name="rig", port=server.port, secret=Secret("ctisecret"), ping_interval=5.0)
+    metrics = Metrics()
+    bus = EventBus(metrics)
+    seen = Seen()
+    bus.subscribe("test", seen.collect)
+    await bus.start()
+    wrapup, _ = amitraces.rig_queues()
+    feed = PbxFeed(config, bus=bus, health=HealthRegistry(), metrics=metrics, wrapup_seconds=wrapup)
+    await feed.start()
+    try:
+        yield feed, seen
+    finally:
+        await feed.close()
+        await bus.stop(grace=1.0)
+
+
+class Seen(list[Any]):
+    """The bus events a test received, with a way to wait for the one it expects."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._changed = asyncio.Condition()
+
+    async def collect(self, event: Any) -> None:
+        async with self._changed:
+            self.append(event)
+            self._changed.notify_all()
+
+    async def until(self, condition: Callable[[], bool]) -> None:
+        async with asyncio.timeout(10), self._changed:
+            await self._changed.wait_for(condition)
+
+
+def ended(events: list[Any]) -> list[CallSnapshot]:
+    return [e.call for e in events if isinstance(e, CallEnded)]
+
+
+async def replay(name: str, chunk: int) -> tuple[list[CallSnapshot], list[Any], PbxFeed]:
+    """Replays a capture with calls in it until every call the model tracks has ended."""
+    async with replaying(name, chunk) as server, feeding(server) as (feed, seen):
+        await asyncio.wait_for(server.finished.wait(), 20)
+        await seen.until(lambda: bool(ended(seen)) and len(feed.state.calls) == 0)
+        return ended(seen), list(seen), feed
+
+
+@pytest.mark.parametrize("chunk", CHUNKS)
+async def test_answered(chunk: int) -> None:
+    (call,), events, _ = await replay("answered", chunk)
+    assert (call.number, call.name, call.agent_name) == ("+14155550100", "Jane Roe", "Alice")
+    assert call.outcome is Outcome.ANSWERED
+    assert call.ring_seconds == pytest.approx(1.0, abs=0.05)
+    assert call.talk_seconds == pytest.approx(3.5, abs=0.05)
+    pops = [e.member_name for e in events if isinstance(e, CallRinging)]
+    assert pops == ["Alice"]
+
+
+@pytest.mark.parametrize("chunk", CHUNKS)
+async def test_abandoned(chunk: int) -> None:
+    (call,), _, _ = await replay("abandon", chunk)
+    assert call.outcome is Outcome.ABANDONED
+    assert call.wait_seconds == pytest.approx(3.5, abs=0.6)
+
+
+async def test_utf8_name_intact_at_one_byte_per_write() -> None:
+    calls, _, _ = await replay("anonymous", 1)
+    assert [c.name for c in calls] == ["Anonymous", "王先生"]
+
+
+@pytest.mark.parametrize("chunk", CHUNKS)
+async def test_ring_no_answer_and_dump(chunk: int) -> None:
+    (rna,), _, _ = await replay("rna", chunk)
+    assert rna.outcome is Outcome.ABANDONED
+    assert len(rna.attempts) >= 4
+    (dump,), _, _ = await replay("dump", chunk)
+    assert dump.outcome is Outcome.QUEUE_TIMEOUT
+    assert len(dump.attempts) >= 5
+
+
+async def test_ringall_loser_is_withdrawn() -> None:
+    (call,), events, feed = await replay("ringnoanswer", 64)
+    assert call.agent_name == "Dave"
+    assert sorted(e.member_name for e in events if isinstance(e, CallRinging)) == ["Carol", "Dave"]
+    states = {a.name: a.state for a in feed.state.floor.agents(call.ended_at or call.started_at)}
+    assert states["Carol"] is AgentState.AVAILABLE
+
+
+@pytest.mark.parametrize("name", amitraces.names_with_calls())
+async def test_every_capture_ends_every_call(name: str) -> None:
+    calls, _, feed = await replay(name, 512)
+    assert calls, f"{name}: no call ended"
+    assert len(feed.state.calls) == 0
+    assert all(c.outcome is not None for c in calls)
+
+
+async def test_restart_ends_the_call_once_after_the_resync() -> None:
+    calls, events, feed = await replay("restart", 64)
+    (call,) = calls
+    assert call.outcome is Outcome.PBX_RESTART
+    assert call.agent_name == "Alice"
+    lost = [e for e in events if isinstance(e, CallsLost)]
+    assert [(e.call_ids, e.restarted) for e in lost] == [((call.call_id,), True)]
+    assert feed.link.connects == 2
+    alice = [e.agent for e in events if isinstance(e, AgentChanged) and e.agent.name == "Alice"]
+    assert alice[-1].state is not AgentState.IN_CALL
