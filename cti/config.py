@@ -92,6 +92,8 @@ class PbxConfig:
     outside_line: str = ""
     trunk_prefix: str = ""
     international_prefix: str = ""
+    outbound_context: str = "from-internal"
+    wrapup_seconds: dict[str, int] = field(default_factory=dict)
 
     def validate(self, key: str) -> None:
         if not _PBX_NAME.match(self.name):
@@ -109,6 +111,9 @@ class PbxConfig:
             raise ConfigError(f"{key}.ping_timeout", "must be shorter than ping_interval")
         if self.reconnect_min <= 0 or self.reconnect_max < self.reconnect_min:
             raise ConfigError(f"{key}.reconnect_max", "must be >= reconnect_min > 0")
+        for queue, seconds in self.wrapup_seconds.items():
+            if seconds < 0:
+                raise ConfigError(f"{key}.wrapup_seconds.{queue}", "must not be negative")
         for name in ("outside_line", "trunk_prefix", "international_prefix"):
             if not getattr(self, name).isdigit() and getattr(self, name):
                 raise ConfigError(f"{key}.{name}", "must be digits only, or empty")

@@ -54,6 +54,11 @@ def test_empty_file_gives_the_embedded_defaults() -> None:
         ("[hours.open]\nmonday = '08:00-18:00'", "hours.open", "unknown day"),
         ("[agents]\nalice = ['1001']", "agents.alice[0]", "device interface"),
         ("[numbers]\ndefault_region = 'XX'", "numbers.default_region", "ISO 3166"),
+        (
+            "[[pbx]]\nname='a'\nsecret='s'\nwrapup_seconds={support='x'}",
+            "pbx[0].wrapup_seconds.support",
+            "whole number",
+        ),
         ("[numbers]\nsuffix_digits = 3", "numbers.suffix_digits", "between 6 and 15"),
         ("[[pbx]]\nname='a'\nsecret='s'\noutside_line='+9'", "pbx[0].outside_line", "digits"),
         ("[agents]\na = ['PJSIP/1']\nb = ['PJSIP/1']", "agents.b[0]", "already mapped to a"),

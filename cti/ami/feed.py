@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
+from cti.ami.actions import PbxActions
 from cti.ami.frames import AmiMessage
 from cti.ami.link import AmiLink, LoginInfo
 from cti.ami.resync import read_state
@@ -39,11 +40,10 @@ class PbxFeed:
         bus: EventBus,
         health: HealthRegistry,
         metrics: Metrics,
-        wrapup_seconds: Mapping[str, int] | None = None,
         devices: Iterable[str] = (),
     ) -> None:
         self.config = config
-        self.state = PbxState(config.name, wrapup_seconds or {}, devices)
+        self.state = PbxState(config.name, config.wrapup_seconds, devices)
         self._bus = bus
         self._metrics = metrics
         self._translator = Translator(config.name)
@@ -52,6 +52,7 @@ class PbxFeed:
         self.link = AmiLink(
             config, on_event=self._on_event, on_login=self._on_login, health=health, metrics=metrics
         )
+        self.actions = PbxActions(self.link, outbound_context=config.outbound_context)
         self.resyncs = 0
 
     async def start(self) -> None:
@@ -76,6 +77,7 @@ class PbxFeed:
             self._bus.publish(event)
 
     async def _on_event(self, message: AmiMessage, received: float) -> None:
+        self.actions.observe(message)
         received_at = datetime.now(UTC) - timedelta(seconds=time.monotonic() - received)
         observation = self._translator.translate(message, received_at)
         if observation is not None:

@@ -39,8 +39,7 @@ async def feeding(server: ReplayServer) -> AsyncIterator[tuple[PbxFeed, Seen]]:
     seen = Seen()
     bus.subscribe("test", seen.collect)
     await bus.start()
-    wrapup, _ = amitraces.rig_queues()
-    feed = PbxFeed(config, bus=bus, health=HealthRegistry(), metrics=metrics, wrapup_seconds=wrapup)
+    feed = PbxFeed(config, bus=bus, health=HealthRegistry(), metrics=metrics)
     await feed.start()
     try:
         yield feed, seen
