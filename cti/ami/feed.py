@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from cti.ami.actions import PbxActions
-from cti.ami.frames import AmiMessage
+from cti.ami.frames import AmiMessage, first
 from cti.ami.link import AmiLink, LoginInfo
 from cti.ami.resync import read_state
 from cti.ami.translate import Translator
@@ -78,6 +78,8 @@ class PbxFeed:
 
     async def _on_event(self, message: AmiMessage, received: float) -> None:
         self.actions.observe(message)
+        if not self._translator.wanted(first(message, "Event")):
+            return
         received_at = datetime.now(UTC) - timedelta(seconds=time.monotonic() - received)
         observation = self._translator.translate(message, received_at)
         if observation is not None:

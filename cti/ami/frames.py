@@ -30,25 +30,24 @@ class FrameSplitter:
 
     def feed(self, data: bytes) -> list[bytes]:
         buffer = self._buffer
+        if not self._expect_banner and FRAME_END not in bytes(buffer[-3:]) + data[:3]:
+            if FRAME_END not in data:
+                # Most of a large frame arriving in small reads: no need to split again.
+                buffer += data
+                return self._guard_size()
         buffer += data
-        if self._expect_banner:
-            if not self._take_banner():
-                return []
-        frames: list[bytes] = []
-        start = 0
-        while True:
-            end = buffer.find(FRAME_END, start)
-            if end < 0:
-                break
-            if end > start:
-                frames.append(bytes(buffer[start:end]))
-            start = end + 4
-        if start:
-            del buffer[:start]
-        if len(buffer) > MAX_FRAME:
+        if self._expect_banner and not self._take_banner():
+            return []
+        frames = bytes(buffer).split(FRAME_END)
+        buffer[:] = frames.pop()
+        self._guard_size()
+        return [frame for frame in frames if frame]
+
+    def _guard_size(self) -> list[bytes]:
+        if len(self._buffer) > MAX_FRAME:
             self.oversized += 1
-            buffer.clear()
-        return frames
+            self._buffer.clear()
+        return []
 
     def _take_banner(self) -> bool:
         """Strip the banner line (it has no blank line after it); False while it is incomplete."""
@@ -72,14 +71,32 @@ class FrameSplitter:
 
 
 def parse_frame(raw: bytes) -> AmiMessage:
-    """Parse one frame's header lines; repeated keys become lists, empty values stay ''."""
+    """Parse one frame's header lines; repeated keys become lists, empty values stay ''.
+
+    Asterisk writes every header as `Key: value`, so the value is what follows ": ", leading
+    blanks included. Frames with a repeated key, a stray line or a bare `Key:` take the slow path.
+    """
+    lines = raw.decode("utf-8", "replace").split("\r\n")
     message: AmiMessage = {}
-    for line in raw.decode("utf-8", "replace").split("\r\n"):
+    for line in lines:
+        key, sep, value = line.partition(": ")
+        if not sep:
+            return _parse_slowly(lines)
+        message[key] = value
+    if len(message) < len(lines):
+        return _parse_slowly(lines)
+    return message
+
+
+def _parse_slowly(lines: list[str]) -> AmiMessage:
+    message: AmiMessage = {}
+    for line in lines:
         key, sep, value = line.partition(":")
         if not sep:
-            # Asterisk does not escape some values (Newexten AppData): a stray line is not a header.
+            # Asterisk does not escape some values (Newexten AppData): a line without a colon
+            # is a fragment of the previous value, not a header.
             continue
-        value = value.lstrip(" ")
+        value = value.removeprefix(" ")
         old = message.get(key)
         if old is None:
             message[key] = value

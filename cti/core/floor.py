@@ -75,6 +75,9 @@ class Floor:
         self._by_device: dict[str, str] = {}
         self._user_devices = frozenset(devices)
         self._waiting: dict[str, dict[str, WaitingEntry]] = {}
+        # What was last announced, so only real changes are published.
+        self._shown_agents: dict[str, AgentSnapshot] = {}
+        self._shown_queues: dict[str, QueueSnapshot] = {}
 
     # Lookups -------------------------------------------------------------------------------
 
@@ -96,33 +99,34 @@ class Floor:
     def apply(
         self, event: obs.Observation | None, calls: Iterable[CallEvent | CallsLost], now: datetime
     ) -> list[FloorEvent]:
-        before_agents = {i: self._snapshot(a) for i, a in self._agents.items()}
-        before_queues = {q: self._queue(q) for q in self._queue_names()}
-        touched_queues: set[str] = set()
+        agents: set[str] = set()
+        queues: set[str] = set()
         if event is not None:
-            touched_queues |= self._observe(event)
+            self._observe(event, agents, queues)
         for call_event in calls:
             if isinstance(call_event, CallEvent):
-                touched_queues |= self._follow(call_event)
-        return self._changes(before_agents, before_queues, touched_queues, now)
+                self._follow(call_event, agents, queues)
+        return self._changes(agents, queues, now)
 
     def tick(self, now: datetime) -> list[FloorEvent]:
         """Ends wrap-ups that are due; the runtime calls this every second or so."""
-        out: list[FloorEvent] = []
-        for agent in self._agents.values():
+        due = set()
+        for interface, agent in self._agents.items():
             if agent.wrapup_until is not None and now >= agent.wrapup_until:
                 agent.wrapup_until = None
-                out += self._restate(agent, now)
-        return out
+                due.add(interface)
+        return self._changes(due, set(), now)
 
-    def _observe(self, event: obs.Observation) -> set[str]:
+    def _observe(self, event: obs.Observation, agents: set[str], queues: set[str]) -> None:
         match event:
             case obs.MemberChanged(member=member):
                 self._member(member, event.at)
-                return {member.queue}
+                agents.add(member.interface)
+                queues.add(member.queue)
             case obs.MemberRemoved():
                 self._remove_member(event.queue, event.interface)
-                return {event.queue}
+                agents.add(event.interface)
+                queues.add(event.queue)
             case obs.AgentFinished():
                 agent = self._agents.get(event.interface)
                 if agent is not None:
@@ -131,10 +135,10 @@ class Floor:
                     )
                     agent.wrapup_until = event.at + timedelta(seconds=seconds) if seconds else None
                     agent.call_id = ""  # also when the call itself could not be matched
-                return set()
+                    agents.add(event.interface)
             case obs.Resynced():
-                return self._resync(event)
-        return set()
+                queues |= self._resync(event)
+                agents |= set(self._agents) | set(self._shown_agents)
 
     def _member(self, member: obs.MemberInfo, at: datetime) -> None:
         agent = self._agents.get(member.interface)
@@ -179,8 +183,10 @@ class Floor:
             self._waiting.setdefault(name, {})
         return queues
 
-    def _follow(self, event: CallEvent) -> set[str]:
+    def _follow(self, event: CallEvent, agents: set[str], queues: set[str]) -> None:
         call = event.call
+        if isinstance(event, CallRinging | RingStopped | CallAnswered | TalkEnded):
+            agents.add(event.interface)
         match event:
             case CallRinging(interface=interface):
                 self._with_agent(interface, lambda a: a.ringing.add(call.call_id))
@@ -192,10 +198,12 @@ class Floor:
                 self._with_agent(interface, lambda a: _stop_talk(a, call.call_id))
             case CallEnded():
                 for agent in self._agents.values():
-                    agent.ringing.discard(call.call_id)
-                    _stop_talk(agent, call.call_id)
+                    if call.call_id in agent.ringing or agent.call_id == call.call_id:
+                        agent.ringing.discard(call.call_id)
+                        _stop_talk(agent, call.call_id)
+                        agents.add(agent.interface)
         if not call.queue:
-            return set()
+            return
         waiting = self._waiting.setdefault(call.queue, {})
         if call.enqueued_at is not None and call.dequeued_at is None and call.ended_at is None:
             waiting[call.call_id] = WaitingEntry(
@@ -203,7 +211,7 @@ class Floor:
             )
         else:
             waiting.pop(call.call_id, None)
-        return {call.queue}
+        queues.add(call.queue)
 
     def _with_agent(self, interface: str, change: Callable[[_Agent], object]) -> None:
         agent = self._agents.get(interface)
@@ -234,36 +242,28 @@ class Floor:
             call_id=agent.call_id or next(iter(sorted(agent.ringing)), ""),
         )
 
-    def _restate(self, agent: _Agent, now: datetime) -> list[FloorEvent]:
-        state = agent.derive(now)
-        if state is agent.state:
-            return []
-        agent.state = state
-        agent.since = now
-        return [AgentChanged(self._snapshot(agent))]
-
-    def _changes(
-        self,
-        before_agents: dict[str, AgentSnapshot],
-        before_queues: dict[str, QueueSnapshot],
-        touched_queues: set[str],
-        now: datetime,
-    ) -> list[FloorEvent]:
+    def _changes(self, agents: set[str], queues: set[str], now: datetime) -> list[FloorEvent]:
+        """Snapshots of the agents and queues touched, where they differ from the last shown."""
         out: list[FloorEvent] = []
-        for interface, agent in self._agents.items():
-            new_state = agent.derive(now)
-            if new_state is not agent.state:
-                agent.state = new_state
+        for interface in sorted(agents):
+            agent = self._agents.get(interface)
+            if agent is None:
+                gone = self._shown_agents.pop(interface, None)
+                if gone is not None:
+                    out.append(AgentChanged(replace(gone, queues=(), state=AgentState.UNAVAILABLE)))
+                continue
+            state = agent.derive(now)
+            if state is not agent.state:
+                agent.state = state
                 agent.since = now
             snapshot = self._snapshot(agent)
-            if before_agents.get(interface) != snapshot:
+            if self._shown_agents.get(interface) != snapshot:
+                self._shown_agents[interface] = snapshot
                 out.append(AgentChanged(snapshot))
-        for interface, old in before_agents.items():
-            if interface not in self._agents:
-                out.append(AgentChanged(replace(old, queues=(), state=AgentState.UNAVAILABLE)))
-        for name in sorted(touched_queues | set(before_queues)):
+        for name in sorted(queues):
             queue = self._queue(name)
-            if before_queues.get(name) != queue:
+            if self._shown_queues.get(name) != queue:
+                self._shown_queues[name] = queue
                 out.append(QueueChanged(queue))
         return out
 
