@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -10,6 +12,7 @@ import aiohttp
 from aiohttp import web
 
 from cti import keys
+from cti.ami.feed import PbxFeed
 from cti.bus import EventBus
 from cti.config import Config
 from cti.db import users
@@ -17,7 +20,9 @@ from cti.db.engine import create_engine, ensure_migrated, sessionmaker
 from cti.health import HealthRegistry
 from cti.i18n import Translations
 from cti.metrics import Metrics
+from cti.webapp import floor
 from cti.webapp.errors import error_pages
+from cti.webapp.push import PushHub
 from cti.webapp.render import create_environment
 from cti.webapp.routes import setup_routes
 from cti.webapp.security import access_control, security_headers
@@ -36,9 +41,13 @@ def create_app(config: Config) -> web.Application:
     app[keys.TEMPLATES] = create_environment()
     app[keys.TRANSLATIONS] = Translations()
     app[keys.BUS] = EventBus(app[keys.METRICS])
+    app[keys.PUSH] = PushHub()
+    app[keys.BUS].subscribe("floor", functools.partial(floor.publish, app))
+    app.on_shutdown.append(_close_sockets)
     app.cleanup_ctx.append(database)
     app.cleanup_ctx.append(http_session)
     app.cleanup_ctx.append(event_bus)
+    app.cleanup_ctx.append(pbx_feeds)
     setup_routes(app)
     return app
 
@@ -50,6 +59,10 @@ def _metrics() -> Metrics:
     metrics.gauge_fn("cti_uptime_seconds", lambda: time.monotonic() - started)
     metrics.describe("cti_http_requests_total", "HTTP requests answered, by status code.")
     return metrics
+
+
+async def _close_sockets(app: web.Application) -> None:
+    await app[keys.PUSH].close()
 
 
 async def database(app: web.Application) -> AsyncIterator[None]:
@@ -93,6 +106,28 @@ async def event_bus(app: web.Application) -> AsyncIterator[None]:
     await bus.start()
     yield
     await bus.stop(grace=app[keys.CONFIG].server.shutdown_timeout)
+
+
+async def pbx_feeds(app: web.Application) -> AsyncIterator[None]:
+    """One feed per configured PBX; they connect in the background and reconnect forever."""
+    config = app[keys.CONFIG]
+    async with app[keys.DB]() as session:
+        devices = await users.all_devices(session)
+    feeds = {
+        pbx.name: PbxFeed(
+            pbx,
+            bus=app[keys.BUS],
+            health=app[keys.HEALTH],
+            metrics=app[keys.METRICS],
+            devices=devices.get(pbx.name, []) + devices.get("", []),
+        )
+        for pbx in config.pbx
+    }
+    app[keys.FEEDS] = feeds
+    for feed in feeds.values():
+        await feed.start()
+    yield
+    await asyncio.gather(*(feed.close() for feed in feeds.values()))
 
 
 def run(config: Config) -> None:

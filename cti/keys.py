@@ -9,11 +9,13 @@ import jinja2
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from cti.ami.feed import PbxFeed
 from cti.bus import EventBus
 from cti.config import Config
 from cti.health import HealthRegistry
 from cti.i18n import Translations
 from cti.metrics import Metrics
+from cti.webapp.push import PushHub
 
 CONFIG = web.AppKey("config", Config)
 METRICS = web.AppKey("metrics", Metrics)
@@ -24,3 +26,5 @@ BUS = web.AppKey("bus", EventBus)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 TRANSLATIONS = web.AppKey("translations", Translations)
+FEEDS = web.AppKey("feeds", dict[str, PbxFeed])
+PUSH = web.AppKey("push", PushHub)

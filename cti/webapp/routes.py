@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from cti.webapp import admin_users, auth, health, pages
+from cti.webapp import admin_users, auth, floor, health, pages
 from cti.webapp.render import asset_root
 
 
@@ -13,4 +13,5 @@ def setup_routes(app: web.Application) -> None:
     pages.setup(app)
     admin_users.setup(app)
     health.setup(app)
+    floor.setup(app)
     app.router.add_static("/static", asset_root() / "static", name="static")

@@ -121,6 +121,17 @@ async def _check_csrf(request: web.Request, expected: str) -> None:
         raise AccessDenied(text="The form has expired or did not come from this site; reload it.")
 
 
+def check_origin(request: web.Request) -> None:
+    """A WebSocket carries the session cookie but no CSRF token: refuse other sites' pages."""
+    origin = request.headers.get("Origin", "")
+    allowed = {f"{request.scheme}://{request.host}"}
+    public_url = request.app[keys.CONFIG].server.public_url
+    if public_url:
+        allowed.add(public_url.rstrip("/"))
+    if origin not in allowed:
+        raise AccessDenied(text="This socket may only be opened by cti's own pages.")
+
+
 def _bearer_ok(request: web.Request) -> bool:
     token = request.app[keys.CONFIG].server.metrics_token.reveal()
     header = request.headers.get("Authorization", "")
