@@ -14,9 +14,13 @@ from aiohttp import web
 from cti import keys
 from cti.ami.feed import PbxFeed
 from cti.bus import EventBus
+from cti.calllog.writer import CallLogWriter
 from cti.config import Config
+from cti.core.events import CallEvent
+from cti.core.numbers import NumberRules
 from cti.db import users
 from cti.db.engine import create_engine, ensure_migrated, sessionmaker
+from cti.directory import Directory
 from cti.health import HealthRegistry
 from cti.i18n import Translations
 from cti.metrics import Metrics
@@ -47,6 +51,7 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(database)
     app.cleanup_ctx.append(http_session)
     app.cleanup_ctx.append(event_bus)
+    app.cleanup_ctx.append(call_log)
     app.cleanup_ctx.append(pbx_feeds)
     setup_routes(app)
     return app
@@ -75,6 +80,8 @@ async def database(app: web.Application) -> AsyncIterator[None]:
     app[keys.ENGINE] = engine
     app[keys.DB] = sessionmaker(engine)
     await _apply_agent_devices(app)
+    app[keys.DIRECTORY] = Directory()
+    await app[keys.DIRECTORY].load(app[keys.DB])
     app[keys.HEALTH].report("database", "ok")
     yield
     await engine.dispose()
@@ -108,11 +115,39 @@ async def event_bus(app: web.Application) -> AsyncIterator[None]:
     await bus.stop(grace=app[keys.CONFIG].server.shutdown_timeout)
 
 
+async def call_log(app: web.Application) -> AsyncIterator[None]:
+    config = app[keys.CONFIG]
+    region = config.numbers.default_region
+    feeds: dict[str, PbxFeed] = {}
+
+    def devices_of(pbx: str, interface: str) -> tuple[str, ...]:
+        feed = app.get(keys.FEEDS, feeds).get(pbx)
+        return feed.state.floor.devices_of(interface) if feed else (interface,)
+
+    writer = CallLogWriter(
+        app[keys.DB],
+        directory=app[keys.DIRECTORY],
+        devices_of=devices_of,
+        rules={pbx.name: pbx.number_rules(region) for pbx in config.pbx},
+        default_rules=NumberRules(region),
+        metrics=app[keys.METRICS],
+    )
+    app[keys.BUS].subscribe("call-log", writer.handle, CallEvent)
+    writer.start()
+    yield
+    # The feeds have stopped; what they published must reach the writer before it flushes.
+    try:
+        async with asyncio.timeout(config.server.shutdown_timeout):
+            await app[keys.BUS].drain()
+    except TimeoutError:
+        logger.warning("call log: the bus did not drain before shutdown")
+    await writer.stop()
+
+
 async def pbx_feeds(app: web.Application) -> AsyncIterator[None]:
     """One feed per configured PBX; they connect in the background and reconnect forever."""
     config = app[keys.CONFIG]
-    async with app[keys.DB]() as session:
-        devices = await users.all_devices(session)
+    devices = app[keys.DIRECTORY].devices()
     feeds = {
         pbx.name: PbxFeed(
             pbx,

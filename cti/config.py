@@ -20,6 +20,7 @@ import phonenumbers
 
 from cti.configload import Secret, build, parse_env_value
 from cti.core.hours import WeeklyHours, parse_weekly_hours
+from cti.core.numbers import NumberRules
 from cti.errors import ConfigError
 
 __all__ = ["Config", "Secret", "load", "loads"]
@@ -94,6 +95,10 @@ class PbxConfig:
     international_prefix: str = ""
     outbound_context: str = "from-internal"
     wrapup_seconds: dict[str, int] = field(default_factory=dict)
+
+    def number_rules(self, region: str) -> NumberRules:
+        """How this PBX writes caller numbers, for cti.core.numbers.normalize."""
+        return NumberRules(region, self.outside_line, self.trunk_prefix, self.international_prefix)
 
     def validate(self, key: str) -> None:
         if not _PBX_NAME.match(self.name):

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from cti.ami.feed import PbxFeed
 from cti.bus import EventBus
 from cti.config import Config
+from cti.directory import Directory
 from cti.health import HealthRegistry
 from cti.i18n import Translations
 from cti.metrics import Metrics
@@ -28,3 +29,4 @@ TEMPLATES = web.AppKey("templates", jinja2.Environment)
 TRANSLATIONS = web.AppKey("translations", Translations)
 FEEDS = web.AppKey("feeds", dict[str, PbxFeed])
 PUSH = web.AppKey("push", PushHub)
+DIRECTORY = web.AppKey("directory", Directory)

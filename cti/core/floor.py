@@ -88,6 +88,11 @@ class Floor:
             return interface, self._agents[interface].name
         return (device, "") if device in self._user_devices else None
 
+    def devices_of(self, interface: str) -> tuple[str, ...]:
+        """The endpoints an agent interface answers on (itself, its state interface...)."""
+        agent = self._agents.get(interface)
+        return (interface,) if agent is None else (interface, *agent.devices)
+
     def agents(self, now: datetime) -> list[AgentSnapshot]:
         return [self._snapshot(a) for a in sorted(self._agents.values(), key=lambda a: a.name)]
 

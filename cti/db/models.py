@@ -207,6 +207,7 @@ class Call(Base):
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     agent_interface: Mapped[str] = mapped_column(String(128), default="")
+    agent_name: Mapped[str] = mapped_column(String(120), default="", server_default="")
     started_at: Mapped[datetime] = mapped_column(UtcDateTime())
     enqueued_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     first_ring_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
@@ -217,6 +218,7 @@ class Call(Base):
     talk_seconds: Mapped[float | None] = mapped_column(Float)
     outcome: Mapped[str] = mapped_column(String(32), default="", index=True)
     hangup_cause: Mapped[int | None] = mapped_column(Integer)
+    end_reason: Mapped[str] = mapped_column(String(16), default="", server_default="")
     recording: Mapped[str] = mapped_column(String(255), default="")
     disposition: Mapped[str] = mapped_column(String(64), default="")
     notes: Mapped[str] = mapped_column(Text, default="")

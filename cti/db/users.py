@@ -104,19 +104,6 @@ async def authenticate(session: AsyncSession, username: str, password: str) -> U
     return user
 
 
-async def all_devices(session: AsyncSession) -> dict[str, list[str]]:
-    """Every active user's device interfaces, per PBX name ("" for devices on any PBX)."""
-    rows = await session.execute(
-        select(UserDevice.pbx, UserDevice.interface)
-        .join(User, User.id == UserDevice.user_id)
-        .where(User.active.is_(True))
-    )
-    devices: dict[str, list[str]] = {}
-    for pbx, interface in rows:
-        devices.setdefault(pbx, []).append(interface)
-    return devices
-
-
 async def sync_devices(
     session: AsyncSession, agents: Mapping[str, Sequence[str]], pbx: str = ""
 ) -> list[str]:

@@ -17,8 +17,8 @@ from cti.core.events import (
     QueueChanged,
     QueueSnapshot,
 )
-from cti.webapp.policy import Role, requires
 from cti.i18n import N_
+from cti.webapp.policy import Role, requires
 from cti.webapp.render import locale_text, render
 from cti.webapp.security import check_origin
 

@@ -1,0 +1,183 @@
+"""Writes call snapshots from the bus into the calls table, in small batches, idempotently.
+
+A call's row is created when it is first seen and updated as it goes (queued, answered, ended),
+so a live call already has a row an agent can note a disposition on. The latest snapshot per
+call wins; rows are upserted on (pbx, uniqueid), so a replay or a resync writes the same row
+again instead of a second one. A failed write keeps its rows pending and is retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cti.core.events import CallEvent, CallSnapshot
+from cti.core.numbers import NumberRules, normalize
+from cti.db.models import Call, Customer, PhoneNumber
+from cti.directory import Directory
+from cti.metrics import Metrics
+
+logger = logging.getLogger(__name__)
+
+DevicesOf = Callable[[str, str], tuple[str, ...]]
+FLUSH_SECONDS: Final = 0.2
+BATCH: Final = 500
+RETRY_SECONDS: Final = (0.5, 1.0, 2.0, 5.0)
+# Set by people, never by the PBX: an update from a later snapshot must keep them.
+_KEPT: Final = frozenset({"id", "pbx", "uniqueid", "disposition", "notes", "customer_id"})
+
+
+class CallLogWriter:
+    def __init__(
+        self,
+        db: async_sessionmaker[AsyncSession],
+        *,
+        directory: Directory,
+        devices_of: DevicesOf,
+        rules: Mapping[str, NumberRules],
+        default_rules: NumberRules,
+        metrics: Metrics,
+    ) -> None:
+        self._db = db
+        self._directory = directory
+        self._devices_of = devices_of
+        self._rules = rules
+        self._default_rules = default_rules
+        self._metrics = metrics
+        self._pending: dict[tuple[str, str], CallSnapshot] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        metrics.describe("cti_calllog_rows_written_total", "call log rows inserted or updated")
+        metrics.describe("cti_calllog_write_errors_total", "call log batches that failed and wait")
+        metrics.gauge_fn("cti_calllog_pending", lambda: len(self._pending))
+
+    async def handle(self, event: object) -> None:
+        """Bus subscriber: remember the newest snapshot of each call until the next flush."""
+        if isinstance(event, CallEvent):
+            call = event.call
+            self._pending[(call.pbx, call.call_id)] = call
+            if len(self._pending) >= BATCH or call.ended_at is not None:
+                self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="calllog-writer")
+
+    async def stop(self) -> None:
+        """Write what is pending, then stop (graceful shutdown flushes, ground for SIGTERM)."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        for delay in (*RETRY_SECONDS, 0.0):
+            if await self.flush():
+                return
+            await asyncio.sleep(delay)
+        logger.error("call log: %d calls could not be written at shutdown", len(self._pending))
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                async with asyncio.timeout(FLUSH_SECONDS):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            if await self.flush():
+                failures = 0
+            else:
+                await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
+                failures += 1
+
+    async def flush(self) -> bool:
+        """Write every pending snapshot in one transaction; False (rows kept) if it failed."""
+        if not self._pending:
+            return True
+        batch, self._pending = self._pending, {}
+        try:
+            async with self._db.begin() as session:
+                rows = await self._rows(session, list(batch.values()))
+                dialect = session.get_bind().dialect.name
+                insert = pg_insert if dialect == "postgresql" else sqlite_insert
+                statement = insert(Call).values(rows)
+                statement = statement.on_conflict_do_update(
+                    index_elements=[Call.pbx, Call.uniqueid],
+                    set_={name: statement.excluded[name] for name in rows[0] if name not in _KEPT},
+                )
+                await session.execute(statement)
+                await self._link_customers(session, rows)
+        except (SQLAlchemyError, OSError):
+            logger.exception("call log: writing %d calls failed; will retry", len(batch))
+            self._metrics.inc("cti_calllog_write_errors_total")
+            # Newer snapshots that arrived meanwhile win over the batch being put back.
+            self._pending = {**batch, **self._pending}
+            return False
+        self._metrics.inc("cti_calllog_rows_written_total", len(batch))
+        return True
+
+    async def _rows(self, session: AsyncSession, calls: list[CallSnapshot]) -> list[dict[str, Any]]:
+        rows = []
+        for call in calls:
+            number = normalize(call.number, self._rules.get(call.pbx, self._default_rules))
+            rows.append(
+                {
+                    "pbx": call.pbx,
+                    "uniqueid": call.call_id,
+                    "linkedid": call.linkedid,
+                    "direction": call.direction.value,
+                    "caller_number": call.number[:80],
+                    "caller_name": call.name[:200],
+                    "caller_e164": number.e164,
+                    "queue": call.queue[:80],
+                    "agent_interface": call.agent_interface[:128],
+                    "agent_name": call.agent_name[:120],
+                    "agent_user_id": self._agent_user(call),
+                    "started_at": call.started_at,
+                    "enqueued_at": call.enqueued_at,
+                    "first_ring_at": call.first_ring_at,
+                    "answered_at": call.answered_at,
+                    "ended_at": call.ended_at,
+                    "wait_seconds": call.wait_seconds,
+                    "ring_seconds": call.ring_seconds,
+                    "talk_seconds": call.talk_seconds,
+                    "outcome": call.outcome.value if call.outcome else "",
+                    "hangup_cause": call.hangup_cause,
+                    "end_reason": call.end_reason[:16],
+                    "recording": call.recording[:255],
+                }
+            )
+        return rows
+
+    def _agent_user(self, call: CallSnapshot) -> int | None:
+        if not call.agent_interface:
+            return None
+        people = self._directory.people(call.pbx, self._devices_of(call.pbx, call.agent_interface))
+        return people[0].user_id if len(people) == 1 else None
+
+    async def _link_customers(self, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+        """Tie new rows to the customer holding their number (the most recently updated one)."""
+        numbers = {row["caller_e164"] for row in rows if row["caller_e164"]}
+        if not numbers:
+            return
+        holders = await session.execute(
+            select(PhoneNumber.e164, PhoneNumber.customer_id)
+            .join(Customer, Customer.id == PhoneNumber.customer_id)
+            .where(PhoneNumber.e164.in_(numbers))
+            .order_by(Customer.updated_at)
+        )
+        customer_of = {e164: customer_id for e164, customer_id in holders}
+        for e164, customer_id in customer_of.items():
+            uniqueids = [r["uniqueid"] for r in rows if r["caller_e164"] == e164]
+            await session.execute(
+                update(Call)
+                .where(Call.caller_e164 == e164, Call.customer_id.is_(None))
+                .where(Call.uniqueid.in_(uniqueids))
+                .values(customer_id=customer_id)
+            )
