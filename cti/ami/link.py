@@ -62,15 +62,15 @@ class LoginInfo:
 
 
 class Backoff:
-    """Exponential delays from `first` doubling up to `cap`, with jitter."""
+    """Exponential delays from `low` doubling up to `cap`, with jitter."""
 
-    def __init__(self, first: float, cap: float) -> None:
-        self._first = first
+    def __init__(self, low: float, cap: float) -> None:
+        self._low = low
         self._cap = cap
         self._step = 0
 
     def next(self) -> float:
-        base = min(self._cap, self._first * 2.0 ** min(self._step, 32))
+        base = min(self._cap, self._low * 2.0 ** min(self._step, 32))
         self._step += 1
         return base * (1 - JITTER * random.random())
 
@@ -105,9 +105,8 @@ class _Manager(Manager):  # type: ignore[misc]
     def ping(self) -> None:
         """Disabled: the link's heartbeat checks the reply, this one never did (D6)."""
 
-    def dispatch(self, event: FrameMessage) -> list[str]:
+    def dispatch(self, event: FrameMessage) -> None:
         self._on_event(event)
-        return []
 
 
 class AmiLink:
@@ -155,7 +154,7 @@ class AmiLink:
 
     @property
     def authenticated(self) -> bool:
-        return self._authenticated
+        return self._authenticated and self.connected
 
     @property
     def connects(self) -> int:
@@ -200,7 +199,7 @@ class AmiLink:
         # A connect that completed just as the link task was cancelled leaves an adopted transport.
         protocol = self._manager.protocol if self._manager is not None else None
         if protocol is not None and not protocol.gone.done():
-            protocol.transport.abort()
+            protocol.abort("link closed")
             await asyncio.shield(protocol.gone)
         self._health.report(self._component, "degraded", "closed")
 
@@ -243,7 +242,7 @@ class AmiLink:
         elif verb.lower() == "queueadd":
             as_list = False  # its ack looks like a list start to panoramisk and never resolves (D1)
         protocol = self._protocol
-        if protocol is None or not self._authenticated:
+        if protocol is None or not self.authenticated:
             raise AmiConnectionLost(f"pbx {name} is not connected")
         deadline = self._config.action_timeout if timeout is None else timeout
         return await self._call(protocol, payload, deadline, as_list)
@@ -316,13 +315,15 @@ class AmiLink:
         except OSError as exc:
             return self._down(f"cannot connect: {exc.strerror or exc}")
         self._protocol = protocol
+        # Cleared the moment the connection drops, not when this task next runs.
+        protocol.gone.add_done_callback(lambda _: self._up.clear())
         try:
             return await self._serve(protocol)
         finally:
             self._authenticated = False
             self._up.clear()
             if not protocol.gone.done():
-                protocol.transport.abort()
+                protocol.abort("dropped by the link")
             await asyncio.shield(protocol.gone)
 
     async def _serve(self, protocol: AmiProtocol) -> float:
@@ -347,7 +348,7 @@ class AmiLink:
         try:
             await self._announce(protocol)
             return self._down(await self._heartbeat(protocol))
-        except AmiActionTimeout as exc:
+        except (AmiActionTimeout, AmiActionFailed) as exc:
             return self._down(str(exc))
         except AmiConnectionLost:
             return self._down(protocol.lost_reason)
@@ -391,10 +392,8 @@ class AmiLink:
             except AmiActionFailed:
                 continue  # an error reply still proves the PBX is there
             except AmiActionTimeout:
-                # abort(), not protocol.close(): close() marks the protocol closed and so
-                # suppresses connection_lost (§4.5 item 4).
-                protocol.transport.abort()
-                return f"no reply to Ping within {config.ping_timeout:g} s"
+                protocol.abort(f"no reply to Ping within {config.ping_timeout:g} s")
+                return protocol.lost_reason
 
     def _logged_in(self) -> None:
         self._authenticated = True

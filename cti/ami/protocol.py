@@ -23,7 +23,7 @@ from panoramisk.message import Message
 from panoramisk.utils import CaseInsensitiveDict
 
 from cti.ami.errors import AmiConnectionLost, UnsafeValue
-from cti.ami.frames import AmiMessage, FrameSplitter, parse_frame
+from cti.ami.frames import MAX_FRAME, AmiMessage, FrameSplitter, parse_frame
 from cti.errors import AmiError
 from cti.metrics import Metrics
 
@@ -68,7 +68,7 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
         frames = self._splitter.feed(data)
         if self._splitter.oversized != oversized:
             self._metrics.inc(PROTOCOL_ERRORS, pbx=self._pbx, kind="oversized")
-            logger.warning("pbx %s: dropped a frame larger than 1 MiB", self._pbx)
+            logger.warning("pbx %s: dropped a frame over %d bytes", self._pbx, MAX_FRAME)
         for raw in frames:
             try:
                 frame = parse_frame(raw)
@@ -96,10 +96,15 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
             if not action.future.done():
                 action.future.set_exception(error())
 
+    def abort(self, reason: str) -> None:
+        """Drop the connection at once; abort(), not close(), so the Manager hears of it (§4.5)."""
+        self.lost_reason = self.lost_reason or reason
+        self.transport.abort()
+
     def connection_lost(self, exc: object) -> None:
         # Also reached from handle_message on a Shutdown event, with that message as `exc`.
         if not self.gone.done():
-            self.lost_reason = _describe(exc)
+            self.lost_reason = self.lost_reason or _describe(exc)
             self.fail_pending(lambda: AmiConnectionLost(f"connection lost: {self.lost_reason}"))
             self.gone.set_result(None)
         if self.factory is None:
