@@ -16,7 +16,7 @@ from cti.ami.feed import PbxFeed
 from cti.bus import EventBus
 from cti.calllog.writer import CallLogWriter
 from cti.config import Config
-from cti.core.events import CallEvent
+from cti.core.events import CallAnswered, CallEnded, CallEvent, CallRinging, RingStopped
 from cti.core.numbers import NumberRules
 from cti.db import users
 from cti.db.engine import create_engine, ensure_migrated, sessionmaker
@@ -24,6 +24,8 @@ from cti.directory import Directory
 from cti.health import HealthRegistry
 from cti.i18n import Translations
 from cti.metrics import Metrics
+from cti.screenpop.external import ExternalSource
+from cti.screenpop.service import ScreenPop
 from cti.webapp import floor
 from cti.webapp.errors import error_pages
 from cti.webapp.push import PushHub
@@ -52,6 +54,7 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(http_session)
     app.cleanup_ctx.append(event_bus)
     app.cleanup_ctx.append(call_log)
+    app.cleanup_ctx.append(screen_pop)
     app.cleanup_ctx.append(pbx_feeds)
     setup_routes(app)
     return app
@@ -115,21 +118,55 @@ async def event_bus(app: web.Application) -> AsyncIterator[None]:
     await bus.stop(grace=app[keys.CONFIG].server.shutdown_timeout)
 
 
+def _devices_of(app: web.Application, pbx: str, interface: str) -> tuple[str, ...]:
+    """Every endpoint an agent interface answers on, as that PBX's floor knows them."""
+    feed = app[keys.FEEDS].get(pbx) if keys.FEEDS in app else None
+    return feed.state.floor.devices_of(interface) if feed else (interface,)
+
+
+def _number_rules(config: Config) -> dict[str, NumberRules]:
+    return {pbx.name: pbx.number_rules(config.numbers.default_region) for pbx in config.pbx}
+
+
+async def screen_pop(app: web.Application) -> AsyncIterator[None]:
+    config = app[keys.CONFIG]
+    settings = config.screenpop
+    external = None
+    if settings.external_url:
+        external = ExternalSource(
+            app[keys.HTTP],
+            settings.external_url,
+            timeout=settings.external_timeout_ms / 1000,
+            cache_seconds=settings.external_cache_seconds,
+            health=app[keys.HEALTH],
+        )
+    pops = ScreenPop(
+        db=app[keys.DB],
+        hub=app[keys.PUSH],
+        directory=app[keys.DIRECTORY],
+        devices_of=functools.partial(_devices_of, app),
+        rules=_number_rules(config),
+        default_rules=NumberRules(config.numbers.default_region),
+        config=settings,
+        suffix_digits=config.numbers.suffix_digits,
+        health=app[keys.HEALTH],
+        external=external,
+    )
+    app[keys.BUS].subscribe(
+        "screen-pop", pops.handle, CallRinging, RingStopped, CallAnswered, CallEnded
+    )
+    yield
+    await pops.close()
+
+
 async def call_log(app: web.Application) -> AsyncIterator[None]:
     config = app[keys.CONFIG]
-    region = config.numbers.default_region
-    feeds: dict[str, PbxFeed] = {}
-
-    def devices_of(pbx: str, interface: str) -> tuple[str, ...]:
-        feed = app.get(keys.FEEDS, feeds).get(pbx)
-        return feed.state.floor.devices_of(interface) if feed else (interface,)
-
     writer = CallLogWriter(
         app[keys.DB],
         directory=app[keys.DIRECTORY],
-        devices_of=devices_of,
-        rules={pbx.name: pbx.number_rules(region) for pbx in config.pbx},
-        default_rules=NumberRules(region),
+        devices_of=functools.partial(_devices_of, app),
+        rules=_number_rules(config),
+        default_rules=NumberRules(config.numbers.default_region),
         metrics=app[keys.METRICS],
     )
     app[keys.BUS].subscribe("call-log", writer.handle, CallEvent)

@@ -146,6 +146,41 @@ class NumbersConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ScreenPopConfig:
+    lookup_budget_ms: int = 200
+    pop_urls: dict[str, str] = field(default_factory=dict)
+    external_url: str = ""
+    external_timeout_ms: int = 800
+    external_cache_seconds: int = 300
+    dispositions: list[str] = field(
+        default_factory=lambda: ["resolved", "follow-up", "sale", "complaint", "wrong number"]
+    )
+
+    def validate(self, key: str) -> None:
+        if not 10 <= self.lookup_budget_ms <= 5000:
+            raise ConfigError(f"{key}.lookup_budget_ms", "must be between 10 and 5000")
+        for queue, template in self.pop_urls.items():
+            _check_url_template(f"{key}.pop_urls.{queue}", template)
+        if self.external_url:
+            _check_url_template(f"{key}.external_url", self.external_url)
+        if not self.dispositions:
+            raise ConfigError(f"{key}.dispositions", "needs at least one disposition code")
+
+
+_URL_FIELDS = frozenset({"customer_id", "external_id", "e164", "number", "queue", "call_id"})
+
+
+def _check_url_template(key: str, template: str) -> None:
+    if not re.match(r"^https?://", template):
+        raise ConfigError(key, "must start with http:// or https://")
+    for name in re.findall(r"{([^{}]*)}", template):
+        if name not in _URL_FIELDS:
+            raise ConfigError(
+                key, f"unknown placeholder {{{name}}}; use {', '.join(sorted(_URL_FIELDS))}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
 class KpiConfig:
     service_level_seconds: int = 20
     short_abandon_seconds: int = 5
@@ -191,6 +226,7 @@ class Config:
     pbx: list[PbxConfig] = field(default_factory=list)
     agents: dict[str, list[str]] = field(default_factory=dict)
     numbers: NumbersConfig = field(default_factory=NumbersConfig)
+    screenpop: ScreenPopConfig = field(default_factory=ScreenPopConfig)
     sms: SmsConfig = field(default_factory=SmsConfig)
     kpi: KpiConfig = field(default_factory=KpiConfig)
     hours: HoursConfig = field(default_factory=HoursConfig)

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final, TextIO
 
-from cti.core.hours import is_time_zone
 from cti.core.numbers import NumberRules, normalize, reversed_digits
-from cti.errors import CtiError, ImportRowError
+from cti.customer_fields import clean
+from cti.errors import CtiError, DomainError, ImportRowError
 
 FIELDS: Final[dict[str, tuple[str, ...]]] = {
     "external_id": ("externalid", "customerid", "id", "account", "accountnumber", "crmid"),
@@ -31,19 +31,8 @@ FIELDS: Final[dict[str, tuple[str, ...]]] = {
     "notes": ("notes", "note", "comments", "comment"),
     "email": ("email", "emailaddress", "mail"),
 }
-MAX_LENGTH: Final = {
-    "external_id": 128,
-    "name": 200,
-    "salutation": 40,
-    "language": 16,
-    "segment": 40,
-    "email": 254,
-}
 _PHONE_WORDS: Final = ("phone", "mobile", "tel", "fax", "cell")
-_TRUE: Final = frozenset({"1", "yes", "y", "true", "vip", "x"})
-_FALSE: Final = frozenset({"0", "no", "n", "false", ""})
 _SPLIT: Final = re.compile(r"[;|]")
-_LANGUAGE: Final = re.compile(r"[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*")
 
 
 class ImportFileError(CtiError):
@@ -112,28 +101,11 @@ def map_header(header: list[str]) -> Columns:
     return Columns(fields, phones, preferences, ignored, len(header))
 
 
-def _text(name: str, value: str, line: int) -> str:
-    limit = MAX_LENGTH.get(name)
-    if limit is not None and len(value) > limit:
-        raise ImportRowError(line, f"{name} is longer than {limit} characters")
-    return value
-
-
 def _field_value(name: str, value: str, line: int) -> Any:
-    if name == "vip":
-        lowered = value.lower()
-        if lowered not in _TRUE | _FALSE:
-            raise ImportRowError(line, f"vip {value!r} is not yes or no")
-        return lowered in _TRUE
-    if name == "tags":
-        return sorted({t.strip() for t in re.split(r"[;,|]", value) if t.strip()})
-    if name == "timezone" and not is_time_zone(value):
-        raise ImportRowError(line, f"time zone {value!r} is unknown (expected e.g. Europe/Paris)")
-    if name == "language" and not _LANGUAGE.fullmatch(value):
-        raise ImportRowError(line, f"language {value!r} is not a language tag such as en or zh-CN")
-    if name == "email" and "@" not in value:
-        raise ImportRowError(line, f"email {value!r} has no '@'")
-    return _text(name, value, line)
+    try:
+        return clean(name, value)
+    except DomainError as error:
+        raise ImportRowError(line, str(error)) from None
 
 
 def parse_row(cells: list[str], columns: Columns, line: int, rules: NumberRules) -> CustomerRow:

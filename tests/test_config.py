@@ -60,6 +60,13 @@ def test_empty_file_gives_the_embedded_defaults() -> None:
             "whole number",
         ),
         ("[numbers]\nsuffix_digits = 3", "numbers.suffix_digits", "between 6 and 15"),
+        (
+            "[screenpop]\npop_urls = {support = 'https://crm/{name}'}",
+            "screenpop.pop_urls.support",
+            "unknown placeholder {name}",
+        ),
+        ("[screenpop]\nexternal_url = 'ftp://x'", "screenpop.external_url", "http"),
+        ("[screenpop]\ndispositions = []", "screenpop.dispositions", "at least one"),
         ("[[pbx]]\nname='a'\nsecret='s'\noutside_line='+9'", "pbx[0].outside_line", "digits"),
         ("[agents]\na = ['PJSIP/1']\nb = ['PJSIP/1']", "agents.b[0]", "already mapped to a"),
         (

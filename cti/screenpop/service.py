@@ -1,0 +1,201 @@
+"""Turns ringing calls into pops on the right agents' sockets, and takes them back.
+
+Targeting: the interface that rings (AgentCalled's member, or the device of a direct dial) is
+matched to users through every endpoint the floor knows for it; an interface that rings nobody is
+reported once on /healthz and in the log. The customer lookup gets a time budget: past it, the
+pop goes out with the number alone and an update follows when the lookup answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cti.config import ScreenPopConfig
+from cti.core.events import (
+    CallAnswered,
+    CallEnded,
+    CallRinging,
+    CallSnapshot,
+    RingResult,
+    RingStopped,
+)
+from cti.core.numbers import Number, NumberRules, normalize
+from cti.db.customers import Card, find_by_number, load_cards
+from cti.directory import Directory, Person
+from cti.health import HealthRegistry
+from cti.screenpop.external import ExternalMatch, ExternalSource, fill
+from cti.webapp.push import PushHub
+
+logger = logging.getLogger(__name__)
+
+DevicesOf = Callable[[str, str], tuple[str, ...]]
+
+
+def channel_of(user_id: int) -> str:
+    return f"agent:{user_id}"
+
+
+def call_key(call: CallSnapshot) -> str:
+    return f"{call.pbx}/{call.call_id}"
+
+
+class ScreenPop:
+    def __init__(
+        self,
+        *,
+        db: async_sessionmaker[AsyncSession],
+        hub: PushHub,
+        directory: Directory,
+        devices_of: DevicesOf,
+        rules: Mapping[str, NumberRules],
+        default_rules: NumberRules,
+        config: ScreenPopConfig,
+        suffix_digits: int,
+        health: HealthRegistry,
+        external: ExternalSource | None = None,
+    ) -> None:
+        self._db = db
+        self._hub = hub
+        self._directory = directory
+        self._devices_of = devices_of
+        self._rules = rules
+        self._default_rules = default_rules
+        self._config = config
+        self._suffix_digits = suffix_digits
+        self._health = health
+        self._external = external
+        self._late: set[asyncio.Task[None]] = set()
+
+    async def handle(self, event: object) -> None:
+        match event:
+            case CallRinging(call=call, interface=interface):
+                await self._ring(call, interface)
+            case RingStopped(call=call, interface=interface, result=result):
+                kind = "answered" if result is RingResult.ANSWERED else "withdraw"
+                self._tell(call, interface, kind, {"result": result.value})
+            case CallAnswered(call=call, interface=interface):
+                self._tell(call, interface, "answered", {"result": "answered"})
+            case CallEnded(call=call) if call.agent_interface:
+                self._tell(call, call.agent_interface, "ended", {"outcome": str(call.outcome)})
+
+    async def close(self) -> None:
+        for task in self._late:
+            task.cancel()
+        await asyncio.gather(*self._late, return_exceptions=True)
+
+    def _people(self, call: CallSnapshot, interface: str) -> list[Person]:
+        people = self._directory.people(call.pbx, self._devices_of(call.pbx, interface))
+        if not people:
+            note = f"{call.pbx}: {interface} rings no cti user (add it to a user's devices)"
+            if self._health.note_once("screenpop", note):
+                logger.warning("screen-pop: %s", note)
+        return people
+
+    def _tell(self, call: CallSnapshot, interface: str, kind: str, data: dict[str, Any]) -> None:
+        for person in self._people(call, interface):
+            self._hub.publish(channel_of(person.user_id), kind, {"key": call_key(call), **data})
+
+    async def _ring(self, call: CallSnapshot, interface: str) -> None:
+        people = self._people(call, interface)
+        if not people:
+            return
+        number = normalize(call.number, self._rules.get(call.pbx, self._default_rules))
+        pop = self._payload(call, interface, number)
+        lookup = asyncio.create_task(self._lookup(number), name=f"pop-lookup:{call.call_id}")
+        try:
+            async with asyncio.timeout(self._config.lookup_budget_ms / 1000):
+                cards, external = await asyncio.shield(lookup)
+        except TimeoutError:
+            self._publish(people, "pop", pop)
+            lookup.add_done_callback(
+                lambda done: self._late_update(done, people, call, pop, number)
+            )
+            return
+        self._publish(people, "pop", self._enriched(pop, call, number, cards, external))
+
+    def _late_update(
+        self,
+        done: asyncio.Task[tuple[list[Card], ExternalMatch | None]],
+        people: list[Person],
+        call: CallSnapshot,
+        pop: dict[str, Any],
+        number: Number,
+    ) -> None:
+        if done.cancelled() or done.exception() is not None:
+            return
+        cards, external = done.result()
+        self._publish(people, "pop-update", self._enriched(pop, call, number, cards, external))
+
+    def _publish(self, people: list[Person], kind: str, data: dict[str, Any]) -> None:
+        for person in people:
+            self._hub.publish(channel_of(person.user_id), kind, data)
+
+    async def _lookup(self, number: Number) -> tuple[list[Card], ExternalMatch | None]:
+        try:
+            async with self._db() as session:
+                ids = await find_by_number(session, number, self._suffix_digits)
+                cards = await load_cards(session, ids)
+        except Exception:
+            # A failing database must not cost the agent the pop itself.
+            logger.exception("screen-pop: customer lookup failed")
+            cards = []
+        external = None
+        if not cards and number.known and self._external is not None:
+            external = await self._external.lookup(number.e164, number.raw)
+        return cards, external
+
+    def _payload(self, call: CallSnapshot, interface: str, number: Number) -> dict[str, Any]:
+        return {
+            "key": call_key(call),
+            "pbx": call.pbx,
+            "call_id": call.call_id,
+            "interface": interface,
+            "direction": call.direction.value,
+            "queue": call.queue,
+            "number": call.number,
+            "name": call.name,
+            "number_kind": number.kind.value,
+            "e164": number.e164,
+            "customers": [],
+            "external": None,
+            "pop_url": "",
+            "complete": False,
+        }
+
+    def _enriched(
+        self,
+        pop: dict[str, Any],
+        call: CallSnapshot,
+        number: Number,
+        cards: list[Card],
+        external: ExternalMatch | None,
+    ) -> dict[str, Any]:
+        template = self._config.pop_urls.get(call.queue, "")
+        pop_url = ""
+        if template:
+            first = cards[0] if cards else None
+            pop_url = fill(
+                template,
+                {
+                    "customer_id": str(first.id) if first else "",
+                    "external_id": first.external_id
+                    if first
+                    else (external.id if external else ""),
+                    "e164": number.e164,
+                    "number": call.number,
+                    "queue": call.queue,
+                    "call_id": call.call_id,
+                },
+            )
+        return {
+            **pop,
+            "customers": [card.as_json() for card in cards],
+            "external": external.as_json() if external else None,
+            "pop_url": pop_url,
+            "complete": True,
+        }
