@@ -83,7 +83,7 @@ class _Manager(Manager):  # type: ignore[misc]
 
     pinger: asyncio.TimerHandle | None
 
-    def __init__(self, on_event: Callable[[FrameMessage], None], **config: Any) -> None:
+    def __init__(self, on_event: Callable[[AmiMessage], None], **config: Any) -> None:
         super().__init__(**config)
         self._on_event = on_event
         self.closing = False
@@ -106,7 +106,11 @@ class _Manager(Manager):  # type: ignore[misc]
         """Disabled: the link's heartbeat checks the reply, this one never did (D6)."""
 
     def dispatch(self, event: FrameMessage) -> None:
-        self._on_event(event)
+        self._on_event(event.frame)
+
+    def dispatch_frame(self, frame: AmiMessage) -> None:
+        """An event no action waits for, straight from the protocol (no Message built)."""
+        self._on_event(frame)
 
 
 class AmiLink:
@@ -272,8 +276,7 @@ class AmiLink:
             raise AmiActionFailed(verb, first(head.frame, "Message"))
         return reply
 
-    def _received(self, message: FrameMessage) -> None:
-        frame = message.frame
+    def _received(self, frame: AmiMessage) -> None:
         if first(frame, "Event") == "FullyBooted":
             self._booted = frame
         self._metrics.inc("cti_ami_events_total", pbx=self._config.name)

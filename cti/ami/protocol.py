@@ -72,7 +72,11 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
         for raw in frames:
             try:
                 frame = parse_frame(raw)
-                if "Event" in frame or "Response" in frame:
+                if "Event" in frame and "ActionID" not in frame and frame["Event"] != "Shutdown":
+                    # Most traffic: an event no action waits for. panoramisk would build a
+                    # case-insensitive Message and look for an action first; neither is needed.
+                    self.factory.dispatch_frame(frame)
+                elif "Event" in frame or "Response" in frame:
                     self.handle_message(FrameMessage(frame))
             except Exception:
                 self._metrics.inc(PROTOCOL_ERRORS, pbx=self._pbx, kind="handling")
