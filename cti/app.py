@@ -156,7 +156,7 @@ async def screen_pop(app: web.Application) -> AsyncIterator[None]:
         "screen-pop", pops.handle, CallRinging, RingStopped, CallAnswered, CallEnded
     )
     yield
-    await pops.close()
+    await pops.settle()
 
 
 async def call_log(app: web.Application) -> AsyncIterator[None]:

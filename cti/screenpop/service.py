@@ -76,14 +76,17 @@ class ScreenPop:
             case CallRinging(call=call, interface=interface):
                 await self._ring(call, interface)
             case RingStopped(call=call, interface=interface, result=result):
-                kind = "answered" if result is RingResult.ANSWERED else "withdraw"
-                self._tell(call, interface, kind, {"result": result.value})
+                if result is not RingResult.ANSWERED:  # CallAnswered tells that one
+                    self._tell(call, interface, "withdraw", {"result": result.value})
             case CallAnswered(call=call, interface=interface):
                 self._tell(call, interface, "answered", {"result": "answered"})
             case CallEnded(call=call) if call.agent_interface:
                 self._tell(call, call.agent_interface, "ended", {"outcome": str(call.outcome)})
 
-    async def close(self) -> None:
+    async def settle(self, timeout: float = 1.0) -> None:  # noqa: ASYNC109
+        """Let late lookups deliver their updates, then give up on the stragglers."""
+        if self._late:
+            await asyncio.wait(list(self._late), timeout=timeout)
         for task in self._late:
             task.cancel()
         await asyncio.gather(*self._late, return_exceptions=True)
@@ -112,23 +115,28 @@ class ScreenPop:
                 cards, external = await asyncio.shield(lookup)
         except TimeoutError:
             self._publish(people, "pop", pop)
-            lookup.add_done_callback(
-                lambda done: self._late_update(done, people, call, pop, number)
+            late = asyncio.create_task(
+                self._update_later(lookup, people, call, pop, number),
+                name=f"pop-update:{call.call_id}",
             )
+            self._late.add(late)
+            late.add_done_callback(self._late.discard)
             return
         self._publish(people, "pop", self._enriched(pop, call, number, cards, external))
 
-    def _late_update(
+    async def _update_later(
         self,
-        done: asyncio.Task[tuple[list[Card], ExternalMatch | None]],
+        lookup: asyncio.Task[tuple[list[Card], ExternalMatch | None]],
         people: list[Person],
         call: CallSnapshot,
         pop: dict[str, Any],
         number: Number,
     ) -> None:
-        if done.cancelled() or done.exception() is not None:
-            return
-        cards, external = done.result()
+        try:
+            cards, external = await lookup
+        except asyncio.CancelledError:
+            lookup.cancel()
+            raise
         self._publish(people, "pop-update", self._enriched(pop, call, number, cards, external))
 
     def _publish(self, people: list[Person], kind: str, data: dict[str, Any]) -> None:

@@ -71,6 +71,17 @@ class PushHub:
         chan = self._channels.get(channel)
         return 0 if chan is None else len(chan.sockets)
 
+    def backlog(self, channel: str, since: int | None) -> list[dict[str, Any]]:
+        """What a page that last saw `since` missed, or one "reload" if that is unknowable."""
+        chan = self._channels.setdefault(channel, _Channel())
+        if since is None or since == chan.seq:
+            return []
+        missed = [m for m in chan.history if m["seq"] > since]
+        if since > chan.seq or not missed or missed[0]["seq"] > since + 1:
+            # Too far behind, or numbered by a server that has since restarted.
+            return [{"seq": chan.seq, "kind": "reload", "data": None}]
+        return missed
+
     async def serve(self, request: web.Request, channel: str) -> web.WebSocketResponse:
         """Hold one WebSocket open on `channel` until either side closes it."""
         ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS)
@@ -80,17 +91,8 @@ class PushHub:
             return ws
         chan = self._channels.setdefault(channel, _Channel())
         sock = _Socket(ws)
-        since = _since(request)
-        missed = [m for m in chan.history if m["seq"] > since] if since is not None else []
-        truncated = (
-            since is not None and since < chan.seq and (not missed or missed[0]["seq"] > since + 1)
-        )
-        if truncated or (since is not None and since > chan.seq):
-            # Too far behind, or numbered by a server that has since restarted.
-            sock.queue.put_nowait({"seq": chan.seq, "kind": "reload", "data": None})
-        else:
-            for message in missed:
-                sock.queue.put_nowait(message)
+        for message in self.backlog(channel, _since(request)):
+            sock.queue.put_nowait(message)
         chan.sockets.add(sock)
         writer = asyncio.create_task(self._write(sock), name=f"push:{channel}")
         try:

@@ -1,0 +1,106 @@
+"""Finding the caller on both databases: exact, by last digits, several matches, none."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from cti.core.numbers import NumberRules, normalize
+from cti.db import customers
+from cti.db.models import Call
+from cti.errors import ConflictError, DomainError
+
+Db = async_sessionmaker[Any]
+FR = NumberRules("FR")
+
+
+async def add(db: Db, name: str, *numbers: str) -> int:
+    async with db.begin() as session:
+        return await customers.create_customer(
+            session, {"name": name}, [(n, normalize(n, FR), "") for n in numbers]
+        )
+
+
+async def find(db: Db, raw: str, region: str = "FR") -> list[str]:
+    async with db() as session:
+        ids = await customers.find_by_number(session, normalize(raw, NumberRules(region)), 8)
+        return [card.name for card in await customers.load_cards(session, ids)]
+
+
+async def test_exact_match_in_any_format(db: Db) -> None:
+    await add(db, "Chloé Dubois", "01 42 68 53 00")
+    await add(db, "Hugo Martin", "06 12 34 56 78")
+    assert await find(db, "+33142685300") == ["Chloé Dubois"]
+    assert await find(db, "0033 1 42 68 53 00") == ["Chloé Dubois"]
+    assert await find(db, "011 33 1 42 68 53 00", region="US") == ["Chloé Dubois"]
+
+
+async def test_last_digits_when_the_country_part_differs(db: Db) -> None:
+    await add(db, "Chloé Dubois", "01 42 68 53 00")
+    # A caller ID whose country and area part differ but whose last 8 digits are the same.
+    assert await find(db, "+49 30 42685300", region="DE") == ["Chloé Dubois"]
+    assert await find(db, "+49 30 42685301", region="DE") == []
+
+
+async def test_several_customers_most_recent_contact_first(db: Db) -> None:
+    older = await add(db, "Old Contact", "01 42 68 53 00")
+    recent = await add(db, "Recent Contact", "01 42 68 53 00")
+    never = await add(db, "Never Called", "01 42 68 53 00")
+    now = datetime(2026, 11, 29, tzinfo=UTC)
+    async with db.begin() as session:
+        for customer_id, days in ((older, 30), (recent, 1)):
+            session.add(
+                Call(
+                    pbx="p",
+                    uniqueid=f"u{customer_id}",
+                    direction="inbound",
+                    customer_id=customer_id,
+                    started_at=now - timedelta(days=days),
+                )
+            )
+    assert await find(db, "+33142685300") == ["Recent Contact", "Old Contact", "Never Called"]
+    assert never
+
+
+@pytest.mark.parametrize("raw", ["", "anonymous", "12", "<script>", "+", "9" * 300, "١٢٣"])
+async def test_no_match_and_garbage_never_raise(db: Db, raw: str) -> None:
+    await add(db, "Chloé Dubois", "01 42 68 53 00")
+    assert await find(db, raw) == []
+
+
+async def test_merge_moves_numbers_and_calls_and_drops_the_duplicate(db: Db) -> None:
+    keep = await add(db, "Chloé Dubois", "01 42 68 53 00")
+    drop = await add(db, "C. Dubois", "01 42 68 53 00", "06 12 34 56 78")
+    async with db.begin() as session:
+        session.add(
+            Call(
+                pbx="p",
+                uniqueid="x",
+                direction="inbound",
+                customer_id=drop,
+                started_at=datetime(2026, 11, 1, tzinfo=UTC),
+            )
+        )
+    async with db.begin() as session:
+        await customers.merge(session, keep, drop)
+    async with db() as session:
+        (card,) = await customers.load_cards(session, [keep])
+        assert await customers.load_cards(session, [drop]) == []
+    assert sorted(e164 for _, e164, _ in card.phones) == ["+33142685300", "+33612345678"]
+    assert len(card.last_calls) == 1
+    with pytest.raises(DomainError, match="into itself"):
+        async with db.begin() as session:
+            await customers.merge(session, keep, keep)
+
+
+async def test_a_number_cannot_be_added_twice_to_one_customer(db: Db) -> None:
+    chloe = await add(db, "Chloé Dubois", "01 42 68 53 00")
+    with pytest.raises(ConflictError, match="already one of this customer's numbers"):
+        async with db.begin() as session:
+            await customers.add_phone(session, chloe, "+33142685300", normalize("+33142685300"), "")
+    with pytest.raises(DomainError, match="not a valid phone number"):
+        async with db.begin() as session:
+            await customers.add_phone(session, chloe, "12", normalize("12"), "")
