@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import time
@@ -10,6 +11,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
+from sqlalchemy import select
 
 from cti import keys
 from cti.ami.feed import PbxFeed
@@ -20,12 +22,15 @@ from cti.core.events import CallAnswered, CallEnded, CallEvent, CallRinging, Rin
 from cti.core.numbers import NumberRules
 from cti.db import users
 from cti.db.engine import create_engine, ensure_migrated, sessionmaker
+from cti.db.models import Customer, PhoneNumber
 from cti.directory import Directory
 from cti.health import HealthRegistry
 from cti.i18n import Translations
 from cti.metrics import Metrics
 from cti.screenpop.external import ExternalSource
 from cti.screenpop.service import ScreenPop
+from cti.sim.config import DEMO_CALLERS, SimulatorConfig
+from cti.sim.simulator import SimulatorHandle, run_simulator
 from cti.webapp import floor
 from cti.webapp.errors import error_pages
 from cti.webapp.push import PushHub
@@ -182,24 +187,56 @@ async def call_log(app: web.Application) -> AsyncIterator[None]:
 
 
 async def pbx_feeds(app: web.Application) -> AsyncIterator[None]:
-    """One feed per configured PBX; they connect in the background and reconnect forever."""
+    """One feed per configured PBX; they connect in the background and reconnect forever.
+
+    A PBX marked `simulator = true` is the built-in simulator, started here with traffic whose
+    callers are drawn from the customer base.
+    """
     config = app[keys.CONFIG]
     devices = app[keys.DIRECTORY].devices()
-    feeds = {
-        pbx.name: PbxFeed(
+    simulators: list[SimulatorHandle] = []
+    feeds: dict[str, PbxFeed] = {}
+    for pbx in config.pbx:
+        if pbx.simulator:
+            simulator = await run_simulator(
+                SimulatorConfig(
+                    host=pbx.host,
+                    port=pbx.port,
+                    username=pbx.username,
+                    secret=pbx.secret.reveal(),
+                    caller_numbers=await _callers(app) or DEMO_CALLERS,
+                    calls_per_minute=pbx.simulator_calls_per_minute,
+                )
+            )
+            simulator.start_traffic()
+            simulators.append(simulator)
+            pbx = dataclasses.replace(pbx, port=simulator.port)
+        feeds[pbx.name] = PbxFeed(
             pbx,
             bus=app[keys.BUS],
             health=app[keys.HEALTH],
             metrics=app[keys.METRICS],
             devices=devices.get(pbx.name, []) + devices.get("", []),
         )
-        for pbx in config.pbx
-    }
     app[keys.FEEDS] = feeds
     for feed in feeds.values():
         await feed.start()
     yield
     await asyncio.gather(*(feed.close() for feed in feeds.values()))
+    for simulator in simulators:
+        await simulator.stop()
+
+
+async def _callers(app: web.Application, limit: int = 300) -> tuple[str, ...]:
+    """Caller IDs for simulated traffic: customers' names and numbers, as a trunk presents them."""
+    async with app[keys.DB]() as session:
+        rows = await session.execute(
+            select(Customer.name, PhoneNumber.e164)
+            .join(PhoneNumber, PhoneNumber.customer_id == Customer.id)
+            .order_by(PhoneNumber.id)
+            .limit(limit)
+        )
+        return tuple(f'"{name.replace(chr(34), "")}" <{e164}>' for name, e164 in rows)
 
 
 def run(config: Config) -> None:

@@ -90,6 +90,7 @@ class PbxConfig:
     reconnect_max: float = 30.0
     auth_retry: float = 60.0
     simulator: bool = False
+    simulator_calls_per_minute: float = 6.0
     outside_line: str = ""
     trunk_prefix: str = ""
     international_prefix: str = ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import sys
 from pathlib import Path
 from typing import Final
@@ -10,7 +11,7 @@ from typing import Final
 from sqlalchemy import func, select
 
 from cti.app import run
-from cti.config import Config, DatabaseConfig, ServerConfig
+from cti.config import Config, DatabaseConfig, NumbersConfig, PbxConfig, Secret, ServerConfig
 from cti.db import migrate, users
 from cti.db.engine import create_engine, sessionmaker
 from cti.db.models import Customer, User
@@ -19,17 +20,32 @@ from cti.importer import import_customers
 
 DEMO_CUSTOMERS: Final = 500
 # Demo-only credentials, printed at start-up; real deployments use `cti user add`.
+# The agents answer on the simulator's agent phones (its queues are the Asterisk rig's).
 DEMO_USERS: Final = (
     ("admin", "Ada Admin", "admin", "demo-admin-1", "en", ()),
     ("super", "Sam Supervisor", "supervisor", "demo-super-1", "en", ()),
-    ("alice", "Alice Agent", "agent", "demo-agent-1", "en", ("PJSIP/1001",)),
-    ("bo", "王博", "agent", "demo-agent-2", "zh_Hans", ("PJSIP/1002",)),
+    ("alice", "Alice Agent", "agent", "demo-agent-1", "en", ("Local/agent1@agents",)),
+    ("bo", "王博", "agent", "demo-agent-2", "zh_Hans", ("Local/agent2@agents",)),
+    ("carol", "Carol Agent", "agent", "demo-agent-3", "en", ("Local/agent3@agents",)),
+    ("dave", "Dave Agent", "agent", "demo-agent-4", "en", ("Local/agent4@agents",)),
 )
 
 
 def demo_config(data_dir: Path, port: int) -> Config:
     database = DatabaseConfig(url=f"sqlite+aiosqlite:///{data_dir.resolve() / 'cti.db'}")
-    return Config(server=ServerConfig(host="127.0.0.1", port=port), database=database)
+    simulator = PbxConfig(
+        name="demo",
+        port=0,
+        secret=Secret(secrets.token_urlsafe(16)),
+        simulator=True,
+        wrapup_seconds={"support": 2},
+    )
+    return Config(
+        server=ServerConfig(host="127.0.0.1", port=port),
+        database=database,
+        pbx=[simulator],
+        numbers=NumbersConfig(default_region="FR"),
+    )
 
 
 async def seed(config: Config, data_dir: Path) -> None:
@@ -69,7 +85,9 @@ def run_demo(data_dir: Path, port: int) -> None:
     )
     sys.stdout.write(
         f"cti demo: open {config.server.base_url}/ and sign in as\n{logins}\n"
-        f"data in {data_dir.resolve()}; Ctrl-C stops.\n"
+        "The built-in PBX simulator is sending calls: agents see pops on their Console,\n"
+        "supervisors the Live floor.\n"
+        f"Data in {data_dir.resolve()}; Ctrl-C stops.\n"
     )
     sys.stdout.flush()
     run(config)

@@ -1,0 +1,29 @@
+"""A simulated Asterisk 22 PBX speaking AMI over TCP, for the demo, the tests and the benchmarks.
+
+It behaves like the PBX that recorded shared/ami-traces/: same banner, responses, event names,
+field sets, units and ordering (see ground truth §1-2), with queues, members, callers and agents
+driven by a small dialplan interpreter instead of SIP phones.
+"""
+
+from cti.sim.config import (
+    AgentProfile,
+    InboundRoute,
+    MemberConfig,
+    Mix,
+    QueueConfig,
+    SimulatorConfig,
+)
+from cti.sim.scenarios import SCENARIOS
+from cti.sim.simulator import SimulatorHandle, run_simulator
+
+__all__ = [
+    "SCENARIOS",
+    "AgentProfile",
+    "InboundRoute",
+    "MemberConfig",
+    "Mix",
+    "QueueConfig",
+    "SimulatorConfig",
+    "SimulatorHandle",
+    "run_simulator",
+]
