@@ -1,0 +1,307 @@
+"""Screen-pop latency: simulator traffic into `cti serve`, pops on 1,000 agent WebSockets.
+
+The service runs in its own process (`cti serve`), on a database holding N customers with 1.5 N
+numbers. This process runs the PBX simulator (a queue of A agents, R new calls per second), one
+plain AMI observer on the simulator, and one WebSocket per agent. A pop's latency is the time
+from the observer reading the AgentCalled frame to the pop arriving on the rung agent's socket.
+Also measured: the customer lookup alone (exact and by suffix) and the service's peak RSS.
+Targets: pop p50 <= 5 ms, p99 <= 25 ms on SQLite; lookup p99 <= 1 ms exact, <= 5 ms by suffix.
+
+Usage: python bench/screenpop_latency.py [--customers N] [--agents A] [--rate R] [--seconds S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import secrets
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+from sqlalchemy import insert, select
+
+from cti.ami.frames import FrameSplitter, first, parse_frame
+from cti.config import DatabaseConfig
+from cti.core.numbers import NumberRules, normalize
+from cti.db import customers, migrate
+from cti.db.engine import create_engine, sessionmaker
+from cti.db.models import PhoneNumber, User, UserDevice
+from cti.db.sessions import open_session
+from cti.demo_data import write_customers_csv
+from cti.importer import import_customers
+from cti.passwords import hash_password
+from cti.sim.config import (
+    AgentProfile,
+    InboundRoute,
+    MemberConfig,
+    Mix,
+    QueueConfig,
+    SimulatorConfig,
+)
+from cti.sim.simulator import run_simulator
+
+POSTGRES_DSN = os.environ.get("CTI_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
+
+
+async def prepare(config: DatabaseConfig, workdir: Path, count: int, agents: int) -> dict[int, str]:
+    """Customers from CSV, agent users with one device each, and a session per agent."""
+    engine = create_engine(config)
+    await migrate.upgrade(engine)
+    db = sessionmaker(engine)
+    csv = workdir / "customers.csv"
+    if not csv.exists():
+        write_customers_csv(csv, count)
+    started = time.perf_counter()
+    report = await import_customers(db, csv, region="FR")
+    print(
+        f"  imported {report.created:,} customers, {report.phones_added:,} numbers "
+        f"in {time.perf_counter() - started:.0f} s"
+    )
+    # Agents share one hash: argon2 for 1,000 distinct passwords would take a minute.
+    shared_hash = hash_password("bench-agent-password")
+    async with db.begin() as session:
+        result = await session.execute(
+            insert(User).returning(User.id, sort_by_parameter_order=True),
+            [
+                {
+                    "username": f"a{i:04d}",
+                    "display_name": f"Agent {i}",
+                    "role": "agent",
+                    "password_hash": shared_hash,
+                }
+                for i in range(agents)
+            ],
+        )
+        ids = list(result.scalars())
+        await session.execute(
+            insert(UserDevice),
+            [
+                {"user_id": uid, "pbx": "", "interface": f"Local/b{i:04d}@agents"}
+                for i, uid in enumerate(ids)
+            ],
+        )
+    tokens = {uid: await open_session(db, uid, timedelta(hours=2)) for uid in ids}
+    await engine.dispose()
+    return tokens
+
+
+async def lookup_timings(config: DatabaseConfig, samples: int = 2000) -> tuple[float, float]:
+    """p99 of the exact and the suffix lookup, in ms, on random customers' numbers."""
+    engine = create_engine(config)
+    db = sessionmaker(engine)
+    async with db() as session:
+        numbers = list(await session.scalars(select(PhoneNumber.e164).limit(50_000)))
+    rng = random.Random(3)
+    exact: list[float] = []
+    suffix: list[float] = []
+    async with db() as session:
+        for _ in range(samples):
+            e164 = rng.choice(numbers)
+            started = time.perf_counter()
+            await customers.find_by_number(session, normalize(e164), 8)
+            exact.append((time.perf_counter() - started) * 1000)
+            # A country part that matches nothing, so only the last 8 digits can find the caller.
+            other = normalize("+49 30 " + e164[-8:], NumberRules("DE"))
+            started = time.perf_counter()
+            await customers.find_by_number(session, other, 8)
+            suffix.append((time.perf_counter() - started) * 1000)
+    await engine.dispose()
+    return percentile(exact, 0.99), percentile(suffix, 0.99)
+
+
+def sim_config(agents: int, rate: float, callers: tuple[str, ...]) -> SimulatorConfig:
+    members = tuple(
+        MemberConfig(f"Local/b{i:04d}@agents/n", f"Agent {i}", f"Local/b{i:04d}@agents")
+        for i in range(agents)
+    )
+    return SimulatorConfig(
+        secret="benchsecret",
+        queues=(QueueConfig("bench", "rrmemory", timeout=8, members=members),),
+        agents=tuple(
+            AgentProfile(f"Local/b{i:04d}@agents", "answer", 0.3, 1.0) for i in range(agents)
+        ),
+        routes=(InboundRoute("100", "queue", "bench"),),
+        traffic_queues=("bench",),
+        calls_per_minute=rate * 60,
+        mix=Mix(
+            answered=1,
+            abandoned=0,
+            ring_no_answer=0,
+            dump=0,
+            queue_timeout=0,
+            busy=0,
+            direct=0,
+            outbound=0,
+        ),
+        talk_seconds=(1.0, 2.0),
+        ring_seconds=(0.2, 0.5),
+        caller_numbers=callers,
+        unknown_share=0.1,
+        anonymous_share=0.0,
+        cel=False,
+        seed=11,
+    )
+
+
+async def observe(port: int, seen: dict[tuple[str, str], float]) -> None:
+    """A bare AMI client noting when each AgentCalled frame arrives."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"Action: Login\r\nUsername: cti\r\nSecret: benchsecret\r\nEvents: agent\r\n\r\n")
+    splitter = FrameSplitter()
+    while data := await reader.read(65536):
+        now = time.perf_counter()
+        for raw in splitter.feed(data):
+            if b"Event: AgentCalled" in raw:
+                frame = parse_frame(raw)
+                seen[(first(frame, "Linkedid"), first(frame, "Interface"))] = now
+
+
+async def agent_socket(
+    http: aiohttp.ClientSession, url: str, token: str, pops: dict[tuple[str, str], float]
+) -> None:
+    headers = {"Cookie": f"cti_session={token}", "Origin": url}
+    async with http.ws_connect(f"{url}/ws/agent", headers=headers, heartbeat=None) as ws:
+        async for message in ws:
+            data = message.json()
+            if data["kind"] == "pop":
+                call_id = data["data"]["call_id"]
+                pops.setdefault((call_id, data["data"]["interface"]), time.perf_counter())
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def run(
+    label: str, config: DatabaseConfig, workdir: Path, args: argparse.Namespace
+) -> dict[str, float]:
+    print(f"[{label}]")
+    tokens = await prepare(config, workdir, args.customers, args.agents)
+    exact_p99, suffix_p99 = await lookup_timings(config)
+    engine = create_engine(config)
+    async with sessionmaker(engine)() as session:
+        rows = await session.execute(select(PhoneNumber.e164).limit(5000))
+        callers = tuple(f'"Bench Caller" <{e164}>' for (e164,) in rows)
+    await engine.dispose()
+    simulator = await run_simulator(sim_config(args.agents, args.rate, callers))
+    port = free_port()
+    toml = workdir / f"{label}.toml"
+    schema = f'schema = "{config.schema}"\n' if config.schema else ""
+    toml.write_text(
+        f'[server]\nport = {port}\n[database]\nurl = "{config.url}"\n{schema}'
+        f'[[pbx]]\nname = "sim"\nport = {simulator.port}\nsecret = "benchsecret"\n'
+        '[numbers]\ndefault_region = "FR"\n'
+    )
+    service = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cti",
+        "serve",
+        "-c",
+        str(toml),
+        env={**os.environ, "CTI_LOG_LEVEL": "WARNING"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    called: dict[tuple[str, str], float] = {}
+    popped: dict[tuple[str, str], float] = {}
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+            for _ in range(200):
+                try:
+                    async with http.get(f"{url}/login") as response:
+                        if response.status == 200:
+                            break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.1)
+            tasks = [
+                asyncio.create_task(agent_socket(http, url, t, popped)) for t in tokens.values()
+            ]
+            tasks.append(asyncio.create_task(observe(simulator.port, called)))
+            await asyncio.sleep(3)
+            simulator.start_traffic()
+            await asyncio.sleep(args.seconds)
+            await simulator.stop_traffic()
+            await asyncio.sleep(3)
+            rss = peak_rss_mb(service.pid)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        service.terminate()
+        await asyncio.wait_for(service.wait(), 30)
+        await simulator.stop()
+    latencies = [(popped[k] - t) * 1000 for k, t in called.items() if k in popped]
+    print(
+        f"  {len(called):,} AgentCalled, {len(latencies):,} pops matched "
+        f"({len(called) / args.seconds:.0f} rings/s)"
+    )
+    figures = {
+        "pop_p50_ms": statistics.median(latencies) if latencies else float("nan"),
+        "pop_p99_ms": percentile(latencies, 0.99),
+        "pop_max_ms": max(latencies, default=float("nan")),
+        "lookup_p99_ms": exact_p99,
+        "suffix_p99_ms": suffix_p99,
+        "rss_mb": rss,
+    }
+    print("  " + "  ".join(f"{k}={v:.1f}" for k, v in figures.items()))
+    return figures
+
+
+async def main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        sqlite = await run(
+            "sqlite",
+            DatabaseConfig(url=f"sqlite+aiosqlite:///{workdir / 'bench.db'}"),
+            workdir,
+            args,
+        )
+        schema = f"bench_{secrets.token_hex(4)}"
+        conn = await asyncpg.connect(POSTGRES_DSN)
+        await conn.execute(f"CREATE SCHEMA {schema}")
+        try:
+            pg_url = POSTGRES_DSN.replace("postgresql://", "postgresql+asyncpg://", 1)
+            pg = await run("postgresql", DatabaseConfig(url=pg_url, schema=schema), workdir, args)
+        finally:
+            await conn.execute(f"DROP SCHEMA {schema} CASCADE")
+            await conn.close()
+    line = " ".join(f"{k}={v:.1f}" for k, v in pg.items() if k != "pop_max_ms")
+    print(f"PostgreSQL: {line}")
+    print(
+        f"RESULT pop_p50_ms={sqlite['pop_p50_ms']:.1f} pop_p99_ms={sqlite['pop_p99_ms']:.1f} "
+        f"lookup_p99_ms={sqlite['lookup_p99_ms']:.2f} suffix_p99_ms={sqlite['suffix_p99_ms']:.2f} "
+        f"rss_mb={sqlite['rss_mb']:.0f}"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--agents", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    asyncio.run(main(parser.parse_args()))
