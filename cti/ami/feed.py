@@ -54,6 +54,7 @@ class PbxFeed:
         )
         self.actions = PbxActions(self.link, outbound_context=config.outbound_context)
         self.resyncs = 0
+        self._synced = asyncio.Event()
 
     async def start(self) -> None:
         self._ticker = asyncio.create_task(self._tick(), name=f"pbx-tick:{self.config.name}")
@@ -102,6 +103,13 @@ class PbxFeed:
         snapshot = await read_state(send_list, self.config.name, now, restarted=restarted)
         self.resyncs += 1
         self._publish(self.state.apply(snapshot))
+        self._synced.set()
+
+    async def wait_ready(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Wait until logged in and the first resync has given the model the PBX's state."""
+        await self.link.wait_connected(timeout)
+        async with asyncio.timeout(timeout):
+            await self._synced.wait()
 
     async def _tick(self) -> None:
         while True:
