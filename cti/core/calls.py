@@ -414,7 +414,15 @@ class CallTracker:
 
     def _dial_ended(self, event: obs.DialEnded, out: Emitted) -> None:
         call = self._call_of(event.dest.uniqueid)
-        if call is None or (call.queue and event.caller_uniqueid == call.caller_uniqueid):
+        if call is None:
+            return
+        if call.queue and event.caller_uniqueid == call.caller_uniqueid:
+            # The queue's own ring: AgentRingNoAnswer follows a busy phone too, only the dial
+            # status says it was busy rather than unanswered.
+            agent = self._agent_of(event.dest.device)
+            if agent is not None and event.status in ("BUSY", "CHANUNAVAIL", "CONGESTION"):
+                result = _DIAL_RESULTS[event.status]
+                self._ring_end(call.caller_uniqueid, agent[0], result, event.at, out)
             return
         agent = self._agent_of(event.dest.device)
         call.last_dial_status = event.status
