@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Final
+from typing import Final, TypedDict
 
 from cti.ami.frames import AmiMessage, first, unescape_c
 from cti.core import observations as obs
@@ -46,6 +46,23 @@ def _seconds(message: AmiMessage, key: str) -> float:
         return max(float(first(message, key)), 0.0)
     except ValueError:
         return 0.0
+
+
+class _AgentFields(TypedDict):
+    queue: str
+    caller_uniqueid: str
+    interface: str
+    member_name: str
+
+
+def _agent_fields(message: AmiMessage) -> _AgentFields:
+    """What every Agent* event says: the queue, the caller's channel and the member."""
+    return {
+        "queue": first(message, "Queue"),
+        "caller_uniqueid": first(message, "Uniqueid"),
+        "interface": first(message, "Interface"),
+        "member_name": first(message, "MemberName"),
+    }
 
 
 def channel_info(message: AmiMessage, prefix: str = "") -> obs.ChannelInfo | None:
@@ -241,10 +258,7 @@ class Translator:
         return obs.AgentAnswered(
             self.pbx,
             at,
-            queue=first(message, "Queue"),
-            caller_uniqueid=first(message, "Uniqueid"),
-            interface=first(message, "Interface"),
-            member_name=first(message, "MemberName"),
+            **_agent_fields(message),
             agent_uniqueid=first(message, "DestUniqueid"),
             hold_seconds=_seconds(message, "HoldTime"),
             ring_seconds=_seconds(message, "RingTime"),
@@ -254,10 +268,7 @@ class Translator:
         return obs.AgentNoAnswer(
             self.pbx,
             at,
-            queue=first(message, "Queue"),
-            caller_uniqueid=first(message, "Uniqueid"),
-            interface=first(message, "Interface"),
-            member_name=first(message, "MemberName"),
+            **_agent_fields(message),
             agent_uniqueid=first(message, "DestUniqueid"),
             ring_seconds=_seconds(message, "RingTime") / 1000.0,
         )
@@ -266,10 +277,7 @@ class Translator:
         return obs.AgentFinished(
             self.pbx,
             at,
-            queue=first(message, "Queue"),
-            caller_uniqueid=first(message, "Uniqueid"),
-            interface=first(message, "Interface"),
-            member_name=first(message, "MemberName"),
+            **_agent_fields(message),
             hold_seconds=_seconds(message, "HoldTime"),
             talk_seconds=_seconds(message, "TalkTime"),
             reason=first(message, "Reason"),
@@ -279,10 +287,7 @@ class Translator:
         return obs.AgentDumped(
             self.pbx,
             at,
-            queue=first(message, "Queue"),
-            caller_uniqueid=first(message, "Uniqueid"),
-            interface=first(message, "Interface"),
-            member_name=first(message, "MemberName"),
+            **_agent_fields(message),
         )
 
     def _member(self, message: AmiMessage, at: datetime) -> obs.Observation:
