@@ -1,0 +1,1 @@
+"""SMS: gateways, the transactional outbox, delivery reports and replies (issue #6 fills this)."""

@@ -1,0 +1,147 @@
+"""The console's JSON endpoints with a simulated PBX behind them: click-to-dial and wrap-up."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from sqlalchemy import select
+
+from cti import keys
+from cti.app import create_app
+from cti.config import Config, DatabaseConfig, PbxConfig, Secret
+from cti.core.events import CallEnded
+from cti.db import migrate, users
+from cti.db.engine import create_engine, sessionmaker
+from cti.db.models import Call
+from cti.sim.config import SimulatorConfig
+from cti.sim.simulator import run_simulator
+from tests.webtools import AppClient, login
+
+PASSWORD = "long enough password"
+
+
+@pytest.fixture
+async def console(
+    tmp_path: Path,
+    aiohttp_server: Callable[[web.Application], Awaitable[TestServer]],
+    aiohttp_client: Callable[[TestServer], Awaitable[AppClient]],
+) -> AsyncIterator[tuple[web.Application, Callable[[str], Awaitable[tuple[AppClient, str]]]]]:
+    simulator = await run_simulator(SimulatorConfig(time_scale=0.05, seed=3))
+    database = DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'api.db'}")
+    engine = create_engine(database)
+    await migrate.upgrade(engine)
+    async with sessionmaker(engine).begin() as session:
+        for username, device in (("alice", "Local/agent1@agents"), ("bob", "Local/agent2@agents")):
+            await users.create_user(
+                session,
+                username=username,
+                display_name=username,
+                role="agent",
+                password=PASSWORD,
+                devices=[device],
+            )
+    await engine.dispose()
+    pbx = PbxConfig(
+        name="sim", port=simulator.port, secret=Secret("ctisecret"), outbound_context="outbound"
+    )
+    app = create_app(Config(database=database, pbx=[pbx]))
+    server = await aiohttp_server(app)
+    await app[keys.FEEDS]["sim"].wait_ready(5)
+
+    async def agent(username: str) -> tuple[AppClient, str]:
+        client = await aiohttp_client(server)
+        return client, await login(client, username, PASSWORD)
+
+    yield app, agent
+    await simulator.stop()
+
+
+async def ended_call(app: web.Application) -> asyncio.Event:
+    done = asyncio.Event()
+
+    async def watch(event: object) -> None:
+        done.set()
+
+    app[keys.BUS].subscribe("test-ended", watch, CallEnded)
+    return done
+
+
+async def test_click_to_dial_then_wrap_up_the_call(
+    console: tuple[web.Application, Callable[[str], Awaitable[tuple[AppClient, str]]]],
+) -> None:
+    app, agent = console
+    alice, token = await agent("alice")
+    done = await ended_call(app)
+    dial = await alice.post(
+        "/api/dial", json={"number": "(415) 555-0123"}, headers={"X-CSRF-Token": token}
+    )
+    assert dial.status == 200, await dial.text()
+    assert await dial.json() == {"answered": True, "reason": "answered", "dialled": "14155550123"}
+    await asyncio.wait_for(done.wait(), 10)
+    await app[keys.BUS].drain()
+    async with app[keys.DB]() as session:
+        call = await session.scalar(select(Call).where(Call.direction == "outbound"))
+    assert call is not None
+    url = f"/api/calls/{call.pbx}/{call.uniqueid}/wrapup"
+    saved = await alice.post(
+        url, json={"disposition": "sale", "notes": "<b>ok</b>"}, headers={"X-CSRF-Token": token}
+    )
+    assert saved.status == 200, await saved.text()
+    async with app[keys.DB]() as session:
+        row = await session.scalar(select(Call).where(Call.id == call.id))
+    assert row is not None
+    assert (row.disposition, row.notes, row.caller_number) == ("sale", "<b>ok</b>", "14155550123")
+
+    bob, bob_token = await agent("bob")
+    other = await bob.post(
+        url, json={"disposition": "sale", "notes": ""}, headers={"X-CSRF-Token": bob_token}
+    )
+    assert other.status == 409
+    assert (await other.json())["error_id"] == "conflict"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ({"disposition": "made up"}, 400, "is not one of the configured codes"),
+        ({"disposition": "sale", "notes": "x" * 4001}, 400, "at most 4000 characters"),
+        ("not an object", 400, "must be a JSON object"),
+    ],
+)
+async def test_wrap_up_input_is_checked(
+    console: tuple[web.Application, Callable[[str], Awaitable[tuple[AppClient, str]]]],
+    body: object,
+    status: int,
+    message: str,
+) -> None:
+    _, agent = console
+    alice, token = await agent("alice")
+    response = await alice.post(
+        "/api/calls/sim/1.1/wrapup", json=body, headers={"X-CSRF-Token": token}
+    )
+    assert response.status == status
+    assert message in (await response.json())["message"]
+    missing = await alice.post(
+        "/api/calls/sim/1.1/wrapup", json={"disposition": "sale"}, headers={"X-CSRF-Token": token}
+    )
+    assert missing.status == 404
+
+
+async def test_dial_refuses_bad_numbers_and_forged_requests(
+    console: tuple[web.Application, Callable[[str], Awaitable[tuple[AppClient, str]]]],
+) -> None:
+    _, agent = console
+    alice, token = await agent("alice")
+    bad = await alice.post("/api/dial", json={"number": "call me"}, headers={"X-CSRF-Token": token})
+    assert bad.status == 400
+    assert (
+        "cannot be dialled" in (await bad.json())["message"]
+        or "not a number" in (await bad.json())["message"]
+    )
+    forged = await alice.post("/api/dial", json={"number": "5551230000"})
+    assert forged.status == 403
