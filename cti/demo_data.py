@@ -76,7 +76,8 @@ def customer_rows(count: int, seed: int = 7) -> list[list[str]]:
         name = rng.choice(CHINESE) if chinese else f"{rng.choice(GIVEN)} {rng.choice(FAMILY)}"
         segment = rng.choice(SEGMENTS)
         digits = f"{index:06d}"
-        mobile = f"+33 6 {digits[:2]} {digits[2:4]} {digits[4:]} 1{rng.randrange(10)}"
+        # 06 12 xx xx xx: an allocated mobile range, unique per index up to a million.
+        mobile = f"+33 6 12 {digits[:2]} {digits[2:4]} {digits[4:]}"
         work = f"+1 212 55{index % 10} {index % 10000:04d}" if index % 2 else ""
         rows.append(
             [
