@@ -61,6 +61,7 @@ class PbxFeed:
         await self.link.start()
 
     async def close(self) -> None:
+        await self.link.drain()
         await self.link.close()
         if self._ticker is not None:
             self._ticker.cancel()

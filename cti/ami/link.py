@@ -132,6 +132,7 @@ class AmiLink:
         self._metrics = metrics
         self._component = f"pbx:{config.name}"
         self._queue: asyncio.Queue[tuple[AmiMessage, float] | LoginInfo] = asyncio.Queue()
+        self._arrived = asyncio.Event()
         self._backoff = Backoff(config.reconnect_min, config.reconnect_max)
         self._ids = itertools.count(1)
         self._id_prefix = f"cti-{secrets.token_hex(3)}-"
@@ -281,6 +282,7 @@ class AmiLink:
             self._booted = frame
         self._metrics.inc("cti_ami_events_total", pbx=self._config.name)
         self._queue.put_nowait((frame, time.monotonic()))
+        self._arrived.set()
 
     async def _consume(self) -> None:
         while True:
@@ -294,6 +296,28 @@ class AmiLink:
                 what = "login" if isinstance(item, LoginInfo) else first(item[0], "Event")
                 self._metrics.inc("cti_ami_handler_errors_total", pbx=self._config.name)
                 logger.exception("pbx %s: handler for %s failed", self._config.name, what)
+            finally:
+                self._queue.task_done()
+
+    async def drain(self, quiet: float = 0.1, limit: float = 2.0) -> None:
+        """Before closing: handle what the PBX has already sent, until it has been quiet for
+        `quiet` seconds (at most `limit`), so a shutdown loses no call it was told about."""
+        try:
+            async with asyncio.timeout(limit):
+                while True:
+                    await self._queue.join()
+                    self._arrived.clear()
+                    try:
+                        async with asyncio.timeout(quiet):
+                            await self._arrived.wait()
+                    except TimeoutError:
+                        return
+        except TimeoutError:
+            logger.warning(
+                "pbx %s: %d events still unhandled at shutdown",
+                self._config.name,
+                self._queue.qsize(),
+            )
 
     async def _run(self) -> None:
         while True:
