@@ -75,6 +75,7 @@ class Floor:
         self._by_device: dict[str, str] = {}
         self._user_devices = frozenset(devices)
         self._waiting: dict[str, dict[str, WaitingEntry]] = {}
+        self._members: dict[str, tuple[str, ...]] = {}
         # What was last announced, so only real changes are published.
         self._shown_agents: dict[str, AgentSnapshot] = {}
         self._shown_queues: dict[str, QueueSnapshot] = {}
@@ -159,6 +160,7 @@ class Floor:
             self._by_device[device] = member.interface
         agent.status = member.status
         agent.paused[member.queue] = member.paused
+        self._set_member(member.queue, member.interface, True)
         agent.paused_reason = member.paused_reason if member.paused else ""
         agent.wrapup[member.queue] = member.wrapup_seconds
         self._waiting.setdefault(member.queue, {})
@@ -169,6 +171,7 @@ class Floor:
             return
         agent.paused.pop(queue, None)
         agent.wrapup.pop(queue, None)
+        self._set_member(queue, interface, False)
         if not agent.paused:
             del self._agents[interface]
             for device in agent.devices:
@@ -230,8 +233,18 @@ class Floor:
 
     def _queue(self, name: str) -> QueueSnapshot:
         waiting = sorted(self._waiting.get(name, {}).values(), key=lambda w: w.enqueued_at)
-        members = sorted(i for i, a in self._agents.items() if name in a.paused)
-        return QueueSnapshot(self.pbx, name, tuple(waiting), tuple(members))
+        return QueueSnapshot(self.pbx, name, tuple(waiting), self._members.get(name, ()))
+
+    def _set_member(self, queue: str, interface: str, present: bool) -> None:
+        # Kept sorted per queue: a queue snapshot is taken on every caller change.
+        members = set(self._members.get(queue, ()))
+        if present == (interface in members):
+            return
+        if present:
+            members.add(interface)
+        else:
+            members.discard(interface)
+        self._members[queue] = tuple(sorted(members))
 
     def _snapshot(self, agent: _Agent) -> AgentSnapshot:
         return AgentSnapshot(

@@ -70,21 +70,39 @@ class ScreenPop:
         self._health = health
         self._external = external
         self._late: set[asyncio.Task[None]] = set()
+        self._popping: dict[tuple[str, str], asyncio.Task[None]] = {}
 
     async def handle(self, event: object) -> None:
+        """Bus subscriber. Each pop runs as its own task, so a slow lookup never delays the
+        next call's pop; what follows a pop (answered, withdrawn) waits for it to be out."""
         match event:
             case CallRinging(call=call, interface=interface):
-                await self._ring(call, interface)
+                key = (call_key(call), interface)
+                task = asyncio.create_task(self._ring(call, interface), name=f"pop:{key[0]}")
+                self._popping[key] = task
+                task.add_done_callback(lambda _: self._popping.pop(key, None))
             case RingStopped(call=call, interface=interface, result=result):
                 if result is not RingResult.ANSWERED:  # CallAnswered tells that one
+                    await self._after_pop(call, interface)
                     self._tell(call, interface, "withdraw", {"result": result.value})
             case CallAnswered(call=call, interface=interface):
+                await self._after_pop(call, interface)
                 self._tell(call, interface, "answered", {"result": "answered"})
             case CallEnded(call=call) if call.agent_interface:
+                await self._after_pop(call, call.agent_interface)
                 self._tell(call, call.agent_interface, "ended", {"outcome": str(call.outcome)})
 
-    async def settle(self, timeout: float = 1.0) -> None:  # noqa: ASYNC109
-        """Let late lookups deliver their updates, then give up on the stragglers."""
+    async def _after_pop(self, call: CallSnapshot, interface: str) -> None:
+        task = self._popping.get((call_key(call), interface))
+        if task is not None:
+            await asyncio.wait([task])
+
+    async def settle(self, timeout: float = 1.0, late: bool = True) -> None:  # noqa: ASYNC109
+        """Let pops (and, with `late`, late lookups) deliver; give up on the stragglers."""
+        if self._popping:
+            await asyncio.wait(list(self._popping.values()), timeout=timeout)
+        if not late:
+            return
         if self._late:
             await asyncio.wait(list(self._late), timeout=timeout)
         for task in self._late:

@@ -44,6 +44,7 @@ class Rig:
     async def feed(self, events: list[Any]) -> None:
         for event in events:
             await self.pops.handle(event)
+        await self.pops.settle(timeout=5, late=False)
 
 
 class Crm:
