@@ -78,7 +78,8 @@ def customer_rows(count: int, seed: int = 7) -> list[list[str]]:
         digits = f"{index:06d}"
         # 06 12 xx xx xx: an allocated mobile range, unique per index up to a million.
         mobile = f"+33 6 12 {digits[:2]} {digits[2:4]} {digits[4:]}"
-        work = f"+1 212 55{index % 10} {index % 10000:04d}" if index % 2 else ""
+        # Unique office numbers (exchanges 420-489 of 212), for half of the customers.
+        work = f"+1 212 {420 + index // 10000 % 70} {index % 10000:04d}" if index % 2 else ""
         rows.append(
             [
                 f"C{index:06d}",

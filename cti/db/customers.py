@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from cti.core.numbers import Number, reversed_digits
 from cti.db.models import Call, Customer, PhoneNumber
@@ -145,6 +145,7 @@ async def search(session: AsyncSession, text: str, number: Number, suffix_digits
 
 
 async def load_cards(session: AsyncSession, ids: list[int], calls: int = 5) -> list[Card]:
+    """The customers' cards in the order of `ids`, each with its `calls` latest calls."""
     if not ids:
         return []
     customers = {
@@ -153,19 +154,29 @@ async def load_cards(session: AsyncSession, ids: list[int], calls: int = 5) -> l
             select(Customer).options(selectinload(Customer.phones)).where(Customer.id.in_(ids))
         )
     }
+    # One query for every card's history: the latest `calls` rows per customer.
+    ranked = (
+        select(
+            Call,
+            func.row_number()
+            .over(partition_by=Call.customer_id, order_by=Call.started_at.desc())
+            .label("rank"),
+        )
+        .where(Call.customer_id.in_(ids))
+        .subquery()
+    )
+    recent = aliased(Call, ranked)
+    history: dict[int, list[Call]] = {}
+    for call in await session.scalars(
+        select(recent).where(ranked.c.rank <= calls).order_by(ranked.c.started_at.desc())
+    ):
+        history.setdefault(call.customer_id or 0, []).append(call)
     cards = []
     for customer_id in ids:
         customer = customers.get(customer_id)
         if customer is None:
             continue
-        history = list(
-            await session.scalars(
-                select(Call)
-                .where(Call.customer_id == customer_id)
-                .order_by(Call.started_at.desc())
-                .limit(calls)
-            )
-        )
+        past = history.get(customer_id, [])
         cards.append(
             Card(
                 id=customer.id,
@@ -181,7 +192,7 @@ async def load_cards(session: AsyncSession, ids: list[int], calls: int = 5) -> l
                 preferences=dict(customer.preferences),
                 email=customer.email,
                 phones=[(p.raw, p.e164, p.label) for p in customer.phones],
-                last_contact=history[0].started_at if history else None,
+                last_contact=past[0].started_at if past else None,
                 last_calls=[
                     PastCall(
                         c.started_at,
@@ -192,7 +203,7 @@ async def load_cards(session: AsyncSession, ids: list[int], calls: int = 5) -> l
                         c.disposition,
                         c.notes,
                     )
-                    for c in history
+                    for c in past
                 ],
             )
         )

@@ -33,6 +33,8 @@ from cti.webapp.push import PushHub
 
 logger = logging.getLogger(__name__)
 
+# A shared number can belong to dozens of customers; the pop shows the most recent few.
+POP_CARDS = 5
 DevicesOf = Callable[[str, str], tuple[str, ...]]
 
 
@@ -165,7 +167,7 @@ class ScreenPop:
         try:
             async with self._db() as session:
                 ids = await find_by_number(session, number, self._suffix_digits)
-                cards = await load_cards(session, ids)
+                cards = await load_cards(session, ids[:POP_CARDS])
         except Exception:
             # A failing database must not cost the agent the pop itself.
             logger.exception("screen-pop: customer lookup failed")
