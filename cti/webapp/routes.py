@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from cti.webapp import admin_users, auth, console, customers, floor, health, pages
+from cti.webapp import admin_users, auth, calls, console, customers, floor, health, pages
 from cti.webapp.render import asset_root
 
 
@@ -16,4 +16,5 @@ def setup_routes(app: web.Application) -> None:
     floor.setup(app)
     console.setup(app)
     customers.setup(app)
+    calls.setup(app)
     app.router.add_static("/static", asset_root() / "static", name="static")

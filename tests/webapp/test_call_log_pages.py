@@ -1,0 +1,133 @@
+"""Call log pages over HTTP: filters, who sees what, one call's page, and the CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from cti import keys
+from cti.db.models import Call, User
+from tests.webtools import AppClient, login
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+async def seed(client: AppClient) -> dict[str, int]:
+    async with client.app[keys.DB].begin() as session:
+        agent = await session.scalar(select(User.id).where(User.username == "agent"))
+        rows = [
+            Call(
+                pbx="p",
+                uniqueid="a1",
+                direction="inbound",
+                caller_number="+14155550100",
+                caller_name="Jane Roe",
+                caller_e164="+14155550100",
+                queue="support",
+                agent_user_id=agent,
+                agent_name="The agent",
+                started_at=NOW - timedelta(minutes=5),
+                outcome="answered",
+                wait_seconds=4.0,
+                talk_seconds=60.0,
+            ),
+            Call(
+                pbx="p",
+                uniqueid="a2",
+                direction="inbound",
+                caller_number='=HYPERLINK("x")',
+                caller_name="Formula",
+                queue="sales",
+                started_at=NOW - timedelta(minutes=3),
+                outcome="abandoned",
+                wait_seconds=30.0,
+            ),
+            Call(
+                pbx="p",
+                uniqueid="a3",
+                direction="inbound",
+                caller_number="+14155550111",
+                queue="support",
+                started_at=NOW - timedelta(days=3),
+                outcome="answered",
+            ),
+        ]
+        session.add_all(rows)
+        await session.flush()
+        return {row.uniqueid: row.id for row in rows}
+
+
+async def test_supervisor_filters_the_day(
+    client: AppClient, client_factory: Callable[..., Awaitable[AppClient]]
+) -> None:
+    ids = await seed(client)
+    supervisor = await client_factory()
+    await login(supervisor, "supervisor")
+    page = await (await supervisor.get("/calls")).text()
+    assert f'/calls/{ids["a1"]}"' in page
+    assert f'/calls/{ids["a2"]}"' in page
+    assert f'/calls/{ids["a3"]}"' not in page, "three days ago is not today"
+    only = await (await supervisor.get("/calls", params={"outcome": "abandoned"})).text()
+    assert f'/calls/{ids["a2"]}"' in only
+    assert f'/calls/{ids["a1"]}"' not in only
+    by_number = await (await supervisor.get("/calls", params={"q": "(415) 555-0100"})).text()
+    assert f'/calls/{ids["a1"]}"' in by_number
+    assert f'/calls/{ids["a2"]}"' not in by_number
+    day = (NOW - timedelta(days=3)).date().isoformat()
+    past = await (await supervisor.get("/calls", params={"from": day, "to": day})).text()
+    assert f'/calls/{ids["a3"]}"' in past
+
+
+async def test_an_agent_sees_only_their_own_calls(client: AppClient) -> None:
+    ids = await seed(client)
+    await login(client, "agent")
+    page = await (await client.get("/calls")).text()
+    assert f'/calls/{ids["a1"]}"' in page
+    assert f'/calls/{ids["a2"]}"' not in page
+    assert (await client.get(f"/calls/{ids['a2']}")).status == 404
+    detail = await (await client.get(f"/calls/{ids['a1']}")).text()
+    assert "Call started" in detail
+    assert "Jane Roe" in detail
+
+
+async def test_csv_export_is_complete_and_safe_for_spreadsheets(
+    client: AppClient, client_factory: Callable[..., Awaitable[AppClient]]
+) -> None:
+    await seed(client)
+    supervisor = await client_factory()
+    await login(supervisor, "supervisor")
+    response = await supervisor.get("/calls.csv")
+    assert response.status == 200
+    assert response.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(await response.text())))
+    assert sorted(r["uniqueid"] for r in rows) == ["a1", "a2"]
+    formula = next(r for r in rows if r["uniqueid"] == "a2")
+    assert formula["caller_number"] == '\'=HYPERLINK("x")'
+    empty = await supervisor.get("/calls.csv", params={"from": "2001-01-01", "to": "2001-01-01"})
+    assert (await empty.text()).splitlines()[0].startswith("id,pbx,uniqueid")
+    assert len((await empty.text()).splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"from": "yesterday"}, "'from' must be a date"),
+        ({"from": "2026-11-10", "to": "2026-11-01"}, "'to' is before 'from'"),
+        ({"from": "2024-01-01", "to": "2026-01-01"}, "at most 366 days"),
+        ({"outcome": "lost"}, "unknown outcome 'lost'"),
+        ({"agent": "bob"}, "'agent' must be a user number"),
+    ],
+)
+async def test_bad_filters_get_a_clear_400(
+    client: AppClient, params: dict[str, str], message: str
+) -> None:
+    await login(client, "agent")
+    for path in ("/calls", "/calls.csv"):
+        response = await client.get(path, params=params, headers={"Accept": "application/json"})
+        assert response.status == 400
+        assert message in (await response.json())["message"]
