@@ -16,9 +16,11 @@ from sqlalchemy import select
 from cti import keys
 from cti.ami.feed import PbxFeed
 from cti.bus import EventBus
+from cti.calllog.today import TodayBoard
 from cti.calllog.writer import CallLogWriter
 from cti.config import Config
 from cti.core.events import CallAnswered, CallEnded, CallEvent, CallRinging, RingStopped
+from cti.core.kpi import KpiSettings, Targets
 from cti.core.numbers import NumberRules
 from cti.db import users
 from cti.db.engine import create_engine, ensure_migrated, sessionmaker
@@ -60,6 +62,7 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(event_bus)
     app.cleanup_ctx.append(call_log)
     app.cleanup_ctx.append(screen_pop)
+    app.cleanup_ctx.append(today_board)
     app.cleanup_ctx.append(pbx_feeds)
     setup_routes(app)
     return app
@@ -131,6 +134,28 @@ def _devices_of(app: web.Application, pbx: str, interface: str) -> tuple[str, ..
 
 def _number_rules(config: Config) -> dict[str, NumberRules]:
     return {pbx.name: pbx.number_rules(config.numbers.default_region) for pbx in config.pbx}
+
+
+async def today_board(app: web.Application) -> AsyncIterator[None]:
+    config = app[keys.CONFIG]
+    kpi = config.kpi
+
+    def settings(wrapup: dict[str, int]) -> KpiSettings:
+        formula = kpi.service_level_formula
+        return KpiSettings(kpi.service_level_seconds, kpi.short_abandon_seconds, formula, wrapup)
+
+    board = TodayBoard(
+        app[keys.DB],
+        app[keys.PUSH],
+        settings={"": settings({}), **{p.name: settings(p.wrapup_seconds) for p in config.pbx}},
+        hours=config.hours.weekly,
+        zone=config.hours.zone,
+        targets=Targets(kpi.service_level_target, kpi.abandon_rate_limit, kpi.longest_wait_limit),
+    )
+    await board.load()
+    app[keys.TODAY] = board
+    app[keys.BUS].subscribe("today", board.handle, CallEnded)
+    yield
 
 
 async def screen_pop(app: web.Application) -> AsyncIterator[None]:

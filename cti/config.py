@@ -188,12 +188,23 @@ class KpiConfig:
     service_level_formula: Literal["answered-and-long-abandons", "answered-only", "all-offered"] = (
         "answered-and-long-abandons"
     )
+    service_level_target: float = 0.8
+    abandon_rate_limit: float = 0.05
+    longest_wait_limit: int = 60
+    pause_reasons: list[str] = field(
+        default_factory=lambda: ["break", "lunch", "training", "meeting", "back office"]
+    )
 
     def validate(self, key: str) -> None:
         if self.service_level_seconds <= 0:
             raise ConfigError(f"{key}.service_level_seconds", "must be positive")
         if self.short_abandon_seconds < 0:
             raise ConfigError(f"{key}.short_abandon_seconds", "must not be negative")
+        for name in ("service_level_target", "abandon_rate_limit"):
+            if not 0 < getattr(self, name) < 1:
+                raise ConfigError(f"{key}.{name}", "must be a fraction between 0 and 1")
+        if not self.pause_reasons:
+            raise ConfigError(f"{key}.pause_reasons", "needs at least one reason")
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from cti.ami.feed import PbxFeed
 from cti.bus import EventBus
+from cti.calllog.today import TodayBoard
 from cti.config import Config
 from cti.directory import Directory
 from cti.health import HealthRegistry
@@ -30,3 +31,4 @@ TRANSLATIONS = web.AppKey("translations", Translations)
 FEEDS = web.AppKey("feeds", dict[str, PbxFeed])
 PUSH = web.AppKey("push", PushHub)
 DIRECTORY = web.AppKey("directory", Directory)
+TODAY = web.AppKey("today", TodayBoard)

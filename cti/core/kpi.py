@@ -57,6 +57,82 @@ def _ratio(part: float, whole: float) -> float | None:
     return part / whole if whole else None
 
 
+class KpiTally:
+    """Running counts for one queue: add finished calls as they come, read the KPIs any time."""
+
+    __slots__ = (
+        "_settings",
+        "_hours",
+        "_zone",
+        "_wrapup",
+        "offered",
+        "answered",
+        "abandoned",
+        "short",
+        "timed_out",
+        "no_agent",
+        "in_time",
+        "closed",
+        "wait_total",
+        "handle_total",
+        "longest",
+    )
+
+    def __init__(self, queue: str, settings: KpiSettings, hours: WeeklyHours, zone: ZoneInfo):
+        self._settings = settings
+        self._hours = hours
+        self._zone = zone
+        self._wrapup = settings.wrapup_seconds.get(queue, 0)
+        self.offered = self.answered = self.abandoned = self.short = 0
+        self.timed_out = self.no_agent = self.in_time = self.closed = 0
+        self.wait_total = self.handle_total = self.longest = 0.0
+
+    def add(self, call: KpiCall) -> None:
+        if not self._hours.is_open(call.enqueued_at, self._zone):
+            self.closed += 1
+            return
+        self.offered += 1
+        self.longest = max(self.longest, call.wait_seconds)
+        if call.outcome == "answered":
+            self.answered += 1
+            self.wait_total += call.wait_seconds
+            self.handle_total += call.talk_seconds + self._wrapup
+            self.in_time += call.wait_seconds <= self._settings.service_level_seconds
+        elif call.outcome == "abandoned":
+            if call.wait_seconds < self._settings.short_abandon_seconds:
+                self.short += 1
+            else:
+                self.abandoned += 1
+        elif call.outcome == "queue-timeout":
+            self.timed_out += 1
+        elif call.outcome == "no-agent":
+            self.no_agent += 1
+
+    def kpis(self, queue: str) -> QueueKpis:
+        counted = self.offered - self.short  # a short abandon is a caller who never really waited
+        denominator = {
+            "answered-and-long-abandons": self.answered + self.abandoned,
+            "answered-only": self.answered,
+            "all-offered": counted,
+        }[self._settings.formula]
+        return QueueKpis(
+            queue=queue,
+            offered=self.offered,
+            answered=self.answered,
+            abandoned=self.abandoned,
+            short_abandoned=self.short,
+            timed_out=self.timed_out,
+            no_agent=self.no_agent,
+            answered_in_time=self.in_time,
+            out_of_hours=self.closed,
+            service_level=_ratio(self.in_time, denominator),
+            asa_seconds=_ratio(self.wait_total, self.answered),
+            aht_seconds=_ratio(self.handle_total, self.answered),
+            abandon_rate=_ratio(self.abandoned, counted),
+            longest_wait_seconds=self.longest,
+        )
+
+
 def queue_kpis(
     queue: str,
     calls: Iterable[KpiCall],
@@ -64,50 +140,36 @@ def queue_kpis(
     hours: WeeklyHours,
     zone: ZoneInfo,
 ) -> QueueKpis:
-    answered_waits: list[float] = []
-    handle_times: list[float] = []
-    offered = abandoned = short = timed_out = no_agent = in_time = closed = 0
-    longest = 0.0
-    wrapup = settings.wrapup_seconds.get(queue, 0)
+    tally = KpiTally(queue, settings, hours, zone)
     for call in calls:
-        if not hours.is_open(call.enqueued_at, zone):
-            closed += 1
-            continue
-        offered += 1
-        longest = max(longest, call.wait_seconds)
-        if call.outcome == "answered":
-            answered_waits.append(call.wait_seconds)
-            handle_times.append(call.talk_seconds + wrapup)
-            in_time += call.wait_seconds <= settings.service_level_seconds
-        elif call.outcome == "abandoned":
-            if call.wait_seconds < settings.short_abandon_seconds:
-                short += 1
-            else:
-                abandoned += 1
-        elif call.outcome == "queue-timeout":
-            timed_out += 1
-        elif call.outcome == "no-agent":
-            no_agent += 1
-    answered = len(answered_waits)
-    counted = offered - short  # a short abandon is a caller who never really waited
-    denominator = {
-        "answered-and-long-abandons": answered + abandoned,
-        "answered-only": answered,
-        "all-offered": counted,
-    }[settings.formula]
-    return QueueKpis(
-        queue=queue,
-        offered=offered,
-        answered=answered,
-        abandoned=abandoned,
-        short_abandoned=short,
-        timed_out=timed_out,
-        no_agent=no_agent,
-        answered_in_time=in_time,
-        out_of_hours=closed,
-        service_level=_ratio(in_time, denominator),
-        asa_seconds=_ratio(sum(answered_waits), answered),
-        aht_seconds=_ratio(sum(handle_times), answered),
-        abandon_rate=_ratio(abandoned, counted),
-        longest_wait_seconds=longest,
-    )
+        tally.add(call)
+    return tally.kpis(queue)
+
+
+@dataclass(frozen=True, slots=True)
+class Targets:
+    """Where a wallboard tile turns amber, then red (red at twice the miss)."""
+
+    service_level: float
+    abandon_rate: float
+    longest_wait_seconds: float
+
+
+def grade(kpis: QueueKpis, targets: Targets) -> dict[str, str]:
+    """ok, warn or alarm for the three figures a supervisor acts on."""
+
+    def above(value: float | None, target: float) -> str:  # higher is better
+        if value is None or value >= target:
+            return "ok"
+        return "warn" if value >= target - (1 - target) else "alarm"
+
+    def below(value: float | None, limit: float) -> str:  # lower is better
+        if value is None or value <= limit:
+            return "ok"
+        return "warn" if value <= 2 * limit else "alarm"
+
+    return {
+        "service_level": above(kpis.service_level, targets.service_level),
+        "abandon_rate": below(kpis.abandon_rate, targets.abandon_rate),
+        "longest_wait": below(kpis.longest_wait_seconds, targets.longest_wait_seconds),
+    }

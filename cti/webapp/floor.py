@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from cti import keys
+from cti.ami.feed import PbxFeed
 from cti.core.events import (
     AgentChanged,
     AgentSnapshot,
@@ -17,6 +18,7 @@ from cti.core.events import (
     QueueChanged,
     QueueSnapshot,
 )
+from cti.errors import DomainError, NotFoundError
 from cti.i18n import N_
 from cti.webapp.policy import Role, requires
 from cti.webapp.render import locale_text, render
@@ -31,6 +33,11 @@ LABELS = {
     "paused": N_("paused"),
     "unavailable": N_("unavailable"),
     "live": N_("live"),
+    "pause": N_("Pause"),
+    "unpause": N_("Unpause"),
+    "remove": N_("Remove from"),
+    "add": N_("Add to queue"),
+    "done": N_("Done."),
     "reconnecting": N_("reconnecting"),
 }
 
@@ -101,6 +108,8 @@ def snapshot(app: web.Application, now: datetime) -> dict[str, Any]:
         "agents": [agent_json(a) for f in feeds for a in f.state.floor.agents(now)],
         "queues": [queue_json(q) for f in feeds for q in f.state.floor.queues()],
         "calls": [call_json(c) for f in feeds for c in f.state.calls.live()],
+        "kpis": app[keys.TODAY].rows(),
+        "pause_reasons": app[keys.CONFIG].kpi.pause_reasons,
     }
 
 
@@ -118,6 +127,74 @@ async def floor_socket(request: web.Request) -> web.StreamResponse:
     return await request.app[keys.PUSH].serve(request, CHANNEL)
 
 
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise DomainError("the request body is not JSON") from None
+    if not isinstance(body, dict):
+        raise DomainError("the request body must be a JSON object")
+    return body
+
+
+def _text(body: dict[str, Any], name: str, limit: int, required: bool = True) -> str:
+    value = body.get(name, "")
+    if not isinstance(value, str) or len(value) > limit or (required and not value):
+        raise DomainError(f"'{name}' must be text of 1 to {limit} characters", {name: "invalid"})
+    return value
+
+
+def _feed(request: web.Request) -> PbxFeed:
+    name = request.match_info["pbx"]
+    feed = request.app[keys.FEEDS].get(name)
+    if feed is None:
+        raise NotFoundError(f"no PBX named {name!r}")
+    return feed
+
+
+@requires(Role.SUPERVISOR)
+async def pause_agent(request: web.Request) -> web.StreamResponse:
+    body = await _body(request)
+    paused = body.get("paused")
+    if not isinstance(paused, bool):
+        raise DomainError("'paused' must be true or false")
+    reason = _text(body, "reason", 60, required=paused)
+    reasons = request.app[keys.CONFIG].kpi.pause_reasons
+    if paused and reason not in reasons:
+        raise DomainError(f"reason {reason!r} is not one of {', '.join(reasons)}")
+    await _feed(request).actions.pause(
+        _text(body, "interface", 128),
+        paused=paused,
+        reason=reason,
+        queue=_text(body, "queue", 80, False),
+    )
+    return web.json_response({"done": True})
+
+
+@requires(Role.SUPERVISOR)
+async def add_member(request: web.Request) -> web.StreamResponse:
+    body = await _body(request)
+    await _feed(request).actions.add_member(
+        request.match_info["queue"],
+        _text(body, "interface", 128),
+        name=_text(body, "name", 80, False),
+        state_interface=_text(body, "state_interface", 128, False),
+    )
+    return web.json_response({"done": True})
+
+
+@requires(Role.SUPERVISOR)
+async def remove_member(request: web.Request) -> web.StreamResponse:
+    body = await _body(request)
+    await _feed(request).actions.remove_member(
+        request.match_info["queue"], _text(body, "interface", 128)
+    )
+    return web.json_response({"done": True})
+
+
 def setup(app: web.Application) -> None:
     app.router.add_get("/floor", floor_page, name="floor")
     app.router.add_get("/ws/floor", floor_socket, name="floor-socket")
+    app.router.add_post("/api/pbx/{pbx}/pause", pause_agent)
+    app.router.add_post("/api/pbx/{pbx}/queues/{queue}/members", add_member)
+    app.router.add_post("/api/pbx/{pbx}/queues/{queue}/members/remove", remove_member)

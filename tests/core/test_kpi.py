@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from cti.core.hours import parse_weekly_hours
-from cti.core.kpi import KpiCall, KpiSettings, queue_kpis
+from cti.core.kpi import KpiCall, KpiSettings, Targets, grade, queue_kpis
 
 MONDAY_10 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # 10:00 in Paris
 PARIS = ZoneInfo("Europe/Paris")
@@ -75,3 +75,23 @@ def test_an_empty_day_has_no_rates_rather_than_zero() -> None:
         None,
         None,
     )
+
+
+def test_wallboard_colours_follow_the_targets() -> None:
+    targets = Targets(service_level=0.8, abandon_rate=0.05, longest_wait_seconds=60)
+    good = queue_kpis("support", [call("answered", 5, 100)], settings(), ALWAYS, PARIS)
+    assert grade(good, targets) == {
+        "service_level": "ok",
+        "abandon_rate": "ok",
+        "longest_wait": "ok",
+    }
+    bad = queue_kpis("support", DAY, settings(), ALWAYS, PARIS)  # SL 0.5, abandons 1/6, wait 60
+    assert grade(bad, targets) == {
+        "service_level": "alarm",
+        "abandon_rate": "alarm",
+        "longest_wait": "ok",
+    }
+    late, on_time = [call("answered", 25, 10)] * 3, [call("answered", 5, 10)] * 7
+    slow = queue_kpis("support", [*late, *on_time], settings(), ALWAYS, PARIS)
+    assert slow.service_level == pytest.approx(0.7)
+    assert grade(slow, targets)["service_level"] == "warn"

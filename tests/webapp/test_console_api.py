@@ -12,17 +12,10 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from cti import keys
-from cti.app import create_app
-from cti.config import Config, DatabaseConfig, PbxConfig, Secret
 from cti.core.events import CallEnded
-from cti.db import migrate, users
-from cti.db.engine import create_engine, sessionmaker
 from cti.db.models import Call
-from cti.sim.config import SimulatorConfig
-from cti.sim.simulator import run_simulator
+from tests.simtools import PASSWORD, ready, simulated
 from tests.webtools import AppClient, login
-
-PASSWORD = "long enough password"
 
 
 @pytest.fixture
@@ -31,27 +24,13 @@ async def console(
     aiohttp_server: Callable[[web.Application], Awaitable[TestServer]],
     aiohttp_client: Callable[[TestServer], Awaitable[AppClient]],
 ) -> AsyncIterator[tuple[web.Application, Callable[[str], Awaitable[tuple[AppClient, str]]]]]:
-    simulator = await run_simulator(SimulatorConfig(time_scale=0.05, seed=3))
-    database = DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'api.db'}")
-    engine = create_engine(database)
-    await migrate.upgrade(engine)
-    async with sessionmaker(engine).begin() as session:
-        for username, device in (("alice", "Local/agent1@agents"), ("bob", "Local/agent2@agents")):
-            await users.create_user(
-                session,
-                username=username,
-                display_name=username,
-                role="agent",
-                password=PASSWORD,
-                devices=[device],
-            )
-    await engine.dispose()
-    pbx = PbxConfig(
-        name="sim", port=simulator.port, secret=Secret("ctisecret"), outbound_context="outbound"
-    )
-    app = create_app(Config(database=database, pbx=[pbx]))
+    people = [
+        ("alice", "agent", ["Local/agent1@agents"]),
+        ("bob", "agent", ["Local/agent2@agents"]),
+    ]
+    app, simulator = await simulated(tmp_path, people)
     server = await aiohttp_server(app)
-    await app[keys.FEEDS]["sim"].wait_ready(5)
+    await ready(app)
 
     async def agent(username: str) -> tuple[AppClient, str]:
         client = await aiohttp_client(server)

@@ -1,0 +1,122 @@
+"""Today's queue KPIs, kept current as calls end and pushed to the supervisors' floor.
+
+At start the day so far is read from the call log; after that each ended call updates its
+queue's running tally. The day is the business day in the configured time zone: at midnight
+there the tallies start again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cti.core.events import CallEnded
+from cti.core.hours import WeeklyHours
+from cti.core.kpi import KpiCall, KpiSettings, KpiTally, QueueKpis, Targets, grade
+from cti.db.models import Call
+from cti.webapp.push import PushHub
+
+CHANNEL = "floor"
+
+
+def kpi_json(pbx: str, kpis: QueueKpis, targets: Targets) -> dict[str, Any]:
+    return {
+        "key": f"{pbx}/{kpis.queue}",
+        "pbx": pbx,
+        "queue": kpis.queue,
+        "offered": kpis.offered,
+        "answered": kpis.answered,
+        "abandoned": kpis.abandoned,
+        "short_abandoned": kpis.short_abandoned,
+        "timed_out": kpis.timed_out,
+        "service_level": kpis.service_level,
+        "asa": kpis.asa_seconds,
+        "aht": kpis.aht_seconds,
+        "abandon_rate": kpis.abandon_rate,
+        "longest_wait": kpis.longest_wait_seconds,
+        "grades": grade(kpis, targets),
+    }
+
+
+class TodayBoard:
+    def __init__(
+        self,
+        db: async_sessionmaker[AsyncSession],
+        hub: PushHub,
+        *,
+        settings: Mapping[str, KpiSettings],
+        hours: WeeklyHours,
+        zone: ZoneInfo,
+        targets: Targets,
+    ) -> None:
+        self._db = db
+        self._hub = hub
+        self._settings = settings
+        self._hours = hours
+        self._zone = zone
+        self._targets = targets
+        self._day = datetime.now(zone).date()
+        self._tallies: dict[tuple[str, str], KpiTally] = {}
+
+    async def load(self) -> None:
+        """Today's calls so far, from the call log."""
+        midnight = datetime.combine(self._day, time(), self._zone).astimezone(UTC)
+        async with self._db() as session:
+            rows = await session.execute(
+                select(
+                    Call.pbx,
+                    Call.queue,
+                    Call.enqueued_at,
+                    Call.outcome,
+                    Call.wait_seconds,
+                    Call.talk_seconds,
+                ).where(Call.enqueued_at >= midnight, Call.queue != "", Call.ended_at.is_not(None))
+            )
+            for pbx, queue, enqueued_at, outcome, wait, talk in rows:
+                if enqueued_at is not None:
+                    self._tally(pbx, queue).add(
+                        KpiCall(queue, enqueued_at, outcome, wait or 0.0, talk or 0.0)
+                    )
+
+    def _tally(self, pbx: str, queue: str) -> KpiTally:
+        tally = self._tallies.get((pbx, queue))
+        if tally is None:
+            settings = self._settings.get(pbx) or next(iter(self._settings.values()))
+            tally = KpiTally(queue, settings, self._hours, self._zone)
+            self._tallies[(pbx, queue)] = tally
+        return tally
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [
+            kpi_json(pbx, tally.kpis(queue), self._targets)
+            for (pbx, queue), tally in sorted(self._tallies.items())
+        ]
+
+    async def handle(self, event: object) -> None:
+        """Bus subscriber for CallEnded."""
+        if not isinstance(event, CallEnded):
+            return
+        call = event.call
+        if not call.queue or call.enqueued_at is None or call.outcome is None:
+            return
+        today = datetime.now(self._zone).date()
+        if today != self._day:
+            self._day = today
+            self._tallies.clear()
+            self._hub.publish(CHANNEL, "kpi-reset", None)
+        tally = self._tally(call.pbx, call.queue)
+        tally.add(
+            KpiCall(
+                call.queue,
+                call.enqueued_at,
+                call.outcome.value,
+                call.wait_seconds or 0.0,
+                call.talk_seconds or 0.0,
+            )
+        )
+        self._hub.publish(CHANNEL, "kpi", kpi_json(call.pbx, tally.kpis(call.queue), self._targets))
