@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -64,7 +64,9 @@ class CallLogWriter:
         if isinstance(event, CallEvent):
             call = event.call
             self._pending[(call.pbx, call.call_id)] = call
-            if len(self._pending) >= BATCH or call.ended_at is not None:
+            # Ended calls wait for the next tick like the rest: a flush per call would cost
+            # a transaction per call at busy times.
+            if len(self._pending) >= BATCH:
                 self._wake.set()
 
     def start(self) -> None:
@@ -104,15 +106,24 @@ class CallLogWriter:
         try:
             async with self._db.begin() as session:
                 rows = await self._rows(session, list(batch.values()))
+                customer_of = await self._customers_of(session, rows)
+                for row in rows:
+                    row["customer_id"] = customer_of.get(row["caller_e164"])
                 dialect = session.get_bind().dialect.name
                 insert = pg_insert if dialect == "postgresql" else sqlite_insert
                 statement = insert(Call).values(rows)
-                statement = statement.on_conflict_do_update(
-                    index_elements=[Call.pbx, Call.uniqueid],
-                    set_={name: statement.excluded[name] for name in rows[0] if name not in _KEPT},
+                updates: dict[str, Any] = {
+                    name: statement.excluded[name] for name in rows[0] if name not in _KEPT
+                }
+                # A customer an agent linked by hand stays; an unlinked row gets one if found.
+                updates["customer_id"] = func.coalesce(
+                    Call.__table__.c.customer_id, statement.excluded.customer_id
                 )
-                await session.execute(statement)
-                await self._link_customers(session, rows)
+                await session.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=[Call.pbx, Call.uniqueid], set_=updates
+                    )
+                )
         except (SQLAlchemyError, OSError):
             logger.exception("call log: writing %d calls failed; will retry", len(batch))
             self._metrics.inc("cti_calllog_write_errors_total")
@@ -161,23 +172,17 @@ class CallLogWriter:
         people = self._directory.people(call.pbx, self._devices_of(call.pbx, call.agent_interface))
         return people[0].user_id if len(people) == 1 else None
 
-    async def _link_customers(self, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-        """Tie new rows to the customer holding their number (the most recently updated one)."""
+    async def _customers_of(
+        self, session: AsyncSession, rows: list[dict[str, Any]]
+    ) -> dict[str, int]:
+        """The customer holding each number (the most recently updated one, if several)."""
         numbers = {row["caller_e164"] for row in rows if row["caller_e164"]}
         if not numbers:
-            return
+            return {}
         holders = await session.execute(
             select(PhoneNumber.e164, PhoneNumber.customer_id)
             .join(Customer, Customer.id == PhoneNumber.customer_id)
             .where(PhoneNumber.e164.in_(numbers))
             .order_by(Customer.updated_at)
         )
-        customer_of = {e164: customer_id for e164, customer_id in holders}
-        for e164, customer_id in customer_of.items():
-            uniqueids = [r["uniqueid"] for r in rows if r["caller_e164"] == e164]
-            await session.execute(
-                update(Call)
-                .where(Call.caller_e164 == e164, Call.customer_id.is_(None))
-                .where(Call.uniqueid.in_(uniqueids))
-                .values(customer_id=customer_id)
-            )
+        return {e164: customer_id for e164, customer_id in holders}
