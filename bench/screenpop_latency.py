@@ -1,9 +1,9 @@
 """Screen-pop latency: simulator traffic into `cti serve`, pops on 1,000 agent WebSockets.
 
 The service runs in its own process (`cti serve`), on a database holding N customers with 1.5 N
-numbers. This process runs the PBX simulator (a queue of A agents, R new calls per second), one
-plain AMI observer on the simulator, and one WebSocket per agent. A pop's latency is the time
-from the observer reading the AgentCalled frame to the pop arriving on the rung agent's socket.
+numbers; the PBX simulator in another (a queue of A agents, R new calls per second); this one
+holds one plain AMI observer on the simulator and one WebSocket per agent. A pop's latency is the
+time from the observer reading the AgentCalled frame to the pop arriving on the rung agent's socket.
 Also measured: the customer lookup alone (exact and by suffix) and the service's peak RSS.
 Targets: pop p50 <= 5 ms, p99 <= 25 ms on SQLite; lookup p99 <= 1 ms exact, <= 5 ms by suffix.
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import random
 import secrets
@@ -163,6 +164,25 @@ def sim_config(agents: int, rate: float, callers: tuple[str, ...]) -> SimulatorC
     )
 
 
+async def simulator_role(args: argparse.Namespace) -> None:
+    """Run in a process of its own, so that the simulator's work never delays the measuring
+    clients: serve AMI, start traffic on "go", stop it on "stop", exit at end of input."""
+    callers = tuple((await asyncio.to_thread(Path(args.callers).read_text, "utf-8")).splitlines())
+    config = dataclasses.replace(sim_config(args.agents, args.rate, callers), port=args.sim_port)
+    simulator = await run_simulator(config)
+    print("ready", flush=True)
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while line := (await reader.readline()).decode().strip():
+        if line == "go":
+            simulator.start_traffic()
+        elif line == "stop":
+            await simulator.stop_traffic()
+        print(line, flush=True)
+    await simulator.stop()
+
+
 async def observe(port: int, seen: dict[tuple[str, str], float]) -> None:
     """A bare AMI client noting when each AgentCalled frame arrives."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -206,13 +226,34 @@ async def run(
         rows = await session.execute(select(PhoneNumber.e164).limit(5000))
         callers = tuple(f'"Bench Caller" <{e164}>' for (e164,) in rows)
     await engine.dispose()
-    simulator = await run_simulator(sim_config(args.agents, args.rate, callers))
+    callers_file = workdir / "callers.txt"
+    callers_file.write_text("\n".join(callers), encoding="utf-8")
+    sim_port = free_port()
+    simulator = await asyncio.create_subprocess_exec(
+        sys.executable,
+        __file__,
+        "--role",
+        "simulator",
+        "--sim-port",
+        str(sim_port),
+        "--callers",
+        str(callers_file),
+        "--agents",
+        str(args.agents),
+        "--rate",
+        str(args.rate),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert simulator.stdin is not None
+    assert simulator.stdout is not None
+    await simulator.stdout.readline()  # "ready"
     port = free_port()
     toml = workdir / f"{label}.toml"
     schema = f'schema = "{config.schema}"\n' if config.schema else ""
     toml.write_text(
         f'[server]\nport = {port}\n[database]\nurl = "{config.url}"\n{schema}'
-        f'[[pbx]]\nname = "sim"\nport = {simulator.port}\nsecret = "benchsecret"\n'
+        f'[[pbx]]\nname = "sim"\nport = {sim_port}\nsecret = "benchsecret"\n'
         '[numbers]\ndefault_region = "FR"\n'
     )
     service = await asyncio.create_subprocess_exec(
@@ -240,11 +281,13 @@ async def run(
             tasks = [
                 asyncio.create_task(agent_socket(http, url, t, popped)) for t in tokens.values()
             ]
-            tasks.append(asyncio.create_task(observe(simulator.port, called)))
+            tasks.append(asyncio.create_task(observe(sim_port, called)))
             await asyncio.sleep(3)
-            simulator.start_traffic()
+            simulator.stdin.write(b"go\n")
+            await simulator.stdout.readline()
             await asyncio.sleep(args.seconds)
-            await simulator.stop_traffic()
+            simulator.stdin.write(b"stop\n")
+            await simulator.stdout.readline()
             await asyncio.sleep(3)
             rss = peak_rss_mb(service.pid)
     finally:
@@ -253,7 +296,8 @@ async def run(
         await asyncio.gather(*tasks, return_exceptions=True)
         service.terminate()
         await asyncio.wait_for(service.wait(), 30)
-        await simulator.stop()
+        simulator.stdin.close()
+        await asyncio.wait_for(simulator.wait(), 30)
     latencies = [(popped[k] - t) * 1000 for k, t in called.items() if k in popped]
     print(
         f"  {len(called):,} AgentCalled, {len(latencies):,} pops matched "
@@ -304,4 +348,8 @@ if __name__ == "__main__":
     parser.add_argument("--agents", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=30.0)
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--role", choices=["bench", "simulator"], default="bench")
+    parser.add_argument("--sim-port", type=int, default=0)
+    parser.add_argument("--callers", default="")
+    options = parser.parse_args()
+    asyncio.run(simulator_role(options) if options.role == "simulator" else main(options))

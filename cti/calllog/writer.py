@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -109,21 +109,7 @@ class CallLogWriter:
                 customer_of = await self._customers_of(session, rows)
                 for row in rows:
                     row["customer_id"] = customer_of.get(row["caller_e164"])
-                dialect = session.get_bind().dialect.name
-                insert = pg_insert if dialect == "postgresql" else sqlite_insert
-                statement = insert(Call).values(rows)
-                updates: dict[str, Any] = {
-                    name: statement.excluded[name] for name in rows[0] if name not in _KEPT
-                }
-                # A customer an agent linked by hand stays; an unlinked row gets one if found.
-                updates["customer_id"] = func.coalesce(
-                    Call.__table__.c.customer_id, statement.excluded.customer_id
-                )
-                await session.execute(
-                    statement.on_conflict_do_update(
-                        index_elements=[Call.pbx, Call.uniqueid], set_=updates
-                    )
-                )
+                await session.execute(self._upsert(session.get_bind().dialect.name), rows)
         except (SQLAlchemyError, OSError):
             logger.exception("call log: writing %d calls failed; will retry", len(batch))
             self._metrics.inc("cti_calllog_write_errors_total")
@@ -132,6 +118,22 @@ class CallLogWriter:
             return False
         self._metrics.inc("cti_calllog_rows_written_total", len(batch))
         return True
+
+    def _upsert(self, dialect: str) -> Any:
+        """One row's upsert, run for many rows: compiled once and cached, whatever the batch."""
+        table = cast(Table, Call.__table__)
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(table)
+        updates: dict[str, Any] = {
+            column.name: statement.excluded[column.name]
+            for column in table.columns
+            if column.name not in _KEPT
+        }
+        # A customer an agent linked by hand stays; an unlinked row gets one if found.
+        updates["customer_id"] = func.coalesce(table.c.customer_id, statement.excluded.customer_id)
+        return statement.on_conflict_do_update(
+            index_elements=[table.c.pbx, table.c.uniqueid], set_=updates
+        )
 
     async def _rows(self, session: AsyncSession, calls: list[CallSnapshot]) -> list[dict[str, Any]]:
         rows = []
