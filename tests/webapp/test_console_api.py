@@ -62,9 +62,15 @@ async def test_click_to_dial_then_wrap_up_the_call(
     assert dial.status == 200, await dial.text()
     assert await dial.json() == {"answered": True, "reason": "answered", "dialled": "14155550123"}
     await asyncio.wait_for(done.wait(), 10)
-    await app[keys.BUS].drain()
-    async with app[keys.DB]() as session:
-        call = await session.scalar(select(Call).where(Call.direction == "outbound"))
+    call = None
+    for _ in range(100):  # the call log writes on its next tick
+        async with app[keys.DB]() as session:
+            call = await session.scalar(
+                select(Call).where(Call.direction == "outbound", Call.ended_at.is_not(None))
+            )
+        if call is not None:
+            break
+        await asyncio.sleep(0.05)
     assert call is not None
     url = f"/api/calls/{call.pbx}/{call.uniqueid}/wrapup"
     saved = await alice.post(
