@@ -160,6 +160,8 @@ class CallLogWriter:
                     "wait_seconds": call.wait_seconds,
                     "ring_seconds": call.ring_seconds,
                     "talk_seconds": call.talk_seconds,
+                    "pbx_hold_seconds": call.pbx_hold_seconds,
+                    "pbx_talk_seconds": call.pbx_talk_seconds,
                     "outcome": call.outcome.value if call.outcome else "",
                     "hangup_cause": call.hangup_cause,
                     "end_reason": call.end_reason[:16],

@@ -72,6 +72,8 @@ class _Call:
     ended_at: datetime | None = None
     abandoned: bool = False
     abandon_position: int | None = None
+    pbx_hold_seconds: int | None = None
+    pbx_talk_seconds: int | None = None
     queue_result: str = ""
     last_dial_status: str = ""
     hangup_cause: int | None = None
@@ -104,6 +106,8 @@ class _Call:
             recording=self.recording,
             attempts=tuple(self.attempts),
             abandon_position=self.abandon_position,
+            pbx_hold_seconds=self.pbx_hold_seconds,
+            pbx_talk_seconds=self.pbx_talk_seconds,
         )
 
     def open_attempt(self, interface: str) -> int | None:
@@ -304,6 +308,7 @@ class CallTracker:
             return
         call.abandoned = True
         call.abandon_position = event.original_position
+        call.pbx_hold_seconds = int(event.hold_seconds)
         self._dequeue(call, event.at, out)
 
     def _left(self, event: obs.CallerLeft, out: Emitted) -> None:
@@ -377,6 +382,7 @@ class CallTracker:
             call.dequeued_at = event.at
         call.agent_interface = event.interface
         call.agent_name = event.member_name
+        call.pbx_hold_seconds = int(event.hold_seconds)
         self._talking[(event.queue, event.interface)] = call.call_id
         out.append(CallAnswered(call.snapshot(self.pbx), event.interface))
 
@@ -389,6 +395,7 @@ class CallTracker:
         if call is None:
             return
         call.end_reason = event.reason
+        call.pbx_talk_seconds = int(event.talk_seconds)
         out.append(TalkEnded(call.snapshot(self.pbx), event.interface))
 
     # Dials outside queues (direct calls to an agent, outbound calls) -----------------------

@@ -84,6 +84,10 @@ class CallSnapshot:
     recording: str
     attempts: tuple[RingAttempt, ...]
     abandon_position: int | None = None
+    # The PBX's own whole-second counts (AgentConnect/QueueCallerAbandon HoldTime, AgentComplete
+    # TalkTime): the figures Asterisk's queue statistics are made of.
+    pbx_hold_seconds: int | None = None
+    pbx_talk_seconds: int | None = None
 
     @property
     def wait_seconds(self) -> float | None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 from cti.core.hours import WeeklyHours
 
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
 Formula = Literal["answered-and-long-abandons", "answered-only", "all-offered"]
 
 
@@ -173,3 +174,49 @@ def grade(kpis: QueueKpis, targets: Targets) -> dict[str, str]:
         "abandon_rate": below(kpis.abandon_rate, targets.abandon_rate),
         "longest_wait": below(kpis.longest_wait_seconds, targets.longest_wait_seconds),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class PbxStatCall:
+    outcome: str
+    answered_at: datetime | None
+    ended_at: datetime | None
+    pbx_hold_seconds: int | None
+    pbx_talk_seconds: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PbxQueueStats:
+    completed: int
+    abandoned: int
+    holdtime: int
+    talktime: int
+
+
+def pbx_queue_stats(calls: Iterable[PbxStatCall]) -> PbxQueueStats:
+    """What app_queue itself reports in QueueParams for these calls, to check we agree with it.
+
+    Completed counts AgentComplete; Abandoned counts every QueueCallerAbandon, which Asterisk
+    also sends when the queue times out. Holdtime and TalkTime are not means: app_queue keeps
+    (3 * old + new) / 4 in whole seconds, updated at each connect and each completion in turn.
+    """
+    every = list(calls)
+    answered = sorted(
+        (c for c in every if c.outcome == "answered" and c.answered_at is not None),
+        key=lambda c: c.answered_at or _EARLIEST,
+    )
+    holdtime = talktime = 0
+    for call in answered:
+        holdtime = (holdtime * 3 + (call.pbx_hold_seconds or 0)) // 4
+    completed = sorted(
+        (c for c in answered if c.pbx_talk_seconds is not None),
+        key=lambda c: c.ended_at or _EARLIEST,
+    )
+    for call in completed:
+        talktime = (talktime * 3 + (call.pbx_talk_seconds or 0)) // 4
+    abandoned = sum(
+        1
+        for c in every
+        if c.outcome in ("abandoned", "queue-timeout") and c.pbx_hold_seconds is not None
+    )
+    return PbxQueueStats(len(completed), abandoned, holdtime, talktime)

@@ -216,6 +216,8 @@ class Call(Base):
     wait_seconds: Mapped[float | None] = mapped_column(Float)
     ring_seconds: Mapped[float | None] = mapped_column(Float)
     talk_seconds: Mapped[float | None] = mapped_column(Float)
+    pbx_hold_seconds: Mapped[int | None] = mapped_column(Integer)
+    pbx_talk_seconds: Mapped[int | None] = mapped_column(Integer)
     outcome: Mapped[str] = mapped_column(String(32), default="", index=True)
     hangup_cause: Mapped[int | None] = mapped_column(Integer)
     end_reason: Mapped[str] = mapped_column(String(16), default="", server_default="")
