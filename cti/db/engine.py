@@ -49,6 +49,11 @@ def _tune_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # A million customers make a database of a few hundred MB: with the default 2 MB page
+        # cache a lookup goes to the OS for index pages; a larger cache and memory-mapped reads
+        # keep the hot ones at hand.
+        cursor.execute("PRAGMA cache_size=-65536")
+        cursor.execute("PRAGMA mmap_size=1073741824")
         cursor.close()
 
 
