@@ -9,7 +9,7 @@ fast as the event loop allows, with a virtual clock).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 from cti.errors import ConfigError
 
@@ -26,16 +26,7 @@ CallKind = Literal[
     "direct",
     "outbound",
 ]
-CALL_KINDS: tuple[CallKind, ...] = (
-    "answered",
-    "abandoned",
-    "ring_no_answer",
-    "dump",
-    "queue_timeout",
-    "busy",
-    "direct",
-    "outbound",
-)
+CALL_KINDS: tuple[CallKind, ...] = get_args(CallKind)
 
 
 @dataclass(frozen=True, slots=True)
