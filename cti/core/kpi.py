@@ -58,64 +58,46 @@ def _ratio(part: float, whole: float) -> float | None:
     return part / whole if whole else None
 
 
-class KpiTally:
-    """Running counts for one queue: add finished calls as they come, read the KPIs any time."""
+@dataclass(slots=True)
+class KpiCounts:
+    """The sums every KPI is made of; counts for any span merge by adding them up."""
 
-    __slots__ = (
-        "_settings",
-        "_hours",
-        "_zone",
-        "_wrapup",
-        "offered",
-        "answered",
-        "abandoned",
-        "short",
-        "timed_out",
-        "no_agent",
-        "in_time",
-        "closed",
-        "wait_total",
-        "handle_total",
-        "longest",
-    )
+    offered: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    short: int = 0
+    timed_out: int = 0
+    no_agent: int = 0
+    in_time: int = 0
+    closed: int = 0
+    wait_total: float = 0.0
+    talk_total: float = 0.0
+    longest: float = 0.0
 
-    def __init__(self, queue: str, settings: KpiSettings, hours: WeeklyHours, zone: ZoneInfo):
-        self._settings = settings
-        self._hours = hours
-        self._zone = zone
-        self._wrapup = settings.wrapup_seconds.get(queue, 0)
-        self.offered = self.answered = self.abandoned = self.short = 0
-        self.timed_out = self.no_agent = self.in_time = self.closed = 0
-        self.wait_total = self.handle_total = self.longest = 0.0
+    def merge(self, other: KpiCounts) -> None:
+        for name in (
+            "offered",
+            "answered",
+            "abandoned",
+            "short",
+            "timed_out",
+            "no_agent",
+            "in_time",
+            "closed",
+            "wait_total",
+            "talk_total",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.longest = max(self.longest, other.longest)
 
-    def add(self, call: KpiCall) -> None:
-        if not self._hours.is_open(call.enqueued_at, self._zone):
-            self.closed += 1
-            return
-        self.offered += 1
-        self.longest = max(self.longest, call.wait_seconds)
-        if call.outcome == "answered":
-            self.answered += 1
-            self.wait_total += call.wait_seconds
-            self.handle_total += call.talk_seconds + self._wrapup
-            self.in_time += call.wait_seconds <= self._settings.service_level_seconds
-        elif call.outcome == "abandoned":
-            if call.wait_seconds < self._settings.short_abandon_seconds:
-                self.short += 1
-            else:
-                self.abandoned += 1
-        elif call.outcome == "queue-timeout":
-            self.timed_out += 1
-        elif call.outcome == "no-agent":
-            self.no_agent += 1
-
-    def kpis(self, queue: str) -> QueueKpis:
+    def kpis(self, queue: str, settings: KpiSettings) -> QueueKpis:
         counted = self.offered - self.short  # a short abandon is a caller who never really waited
         denominator = {
             "answered-and-long-abandons": self.answered + self.abandoned,
             "answered-only": self.answered,
             "all-offered": counted,
-        }[self._settings.formula]
+        }[settings.formula]
+        wrapup = settings.wrapup_seconds.get(queue, 0)
         return QueueKpis(
             queue=queue,
             offered=self.offered,
@@ -128,10 +110,46 @@ class KpiTally:
             out_of_hours=self.closed,
             service_level=_ratio(self.in_time, denominator),
             asa_seconds=_ratio(self.wait_total, self.answered),
-            aht_seconds=_ratio(self.handle_total, self.answered),
+            aht_seconds=_ratio(self.talk_total + wrapup * self.answered, self.answered),
             abandon_rate=_ratio(self.abandoned, counted),
             longest_wait_seconds=self.longest,
         )
+
+
+class KpiTally:
+    """Running counts for one queue: add finished calls as they come, read the KPIs any time."""
+
+    def __init__(self, queue: str, settings: KpiSettings, hours: WeeklyHours, zone: ZoneInfo):
+        self._queue = queue
+        self._settings = settings
+        self._hours = hours
+        self._zone = zone
+        self.counts = KpiCounts()
+
+    def add(self, call: KpiCall) -> None:
+        counts = self.counts
+        if not self._hours.is_open(call.enqueued_at, self._zone):
+            counts.closed += 1
+            return
+        counts.offered += 1
+        counts.longest = max(counts.longest, call.wait_seconds)
+        if call.outcome == "answered":
+            counts.answered += 1
+            counts.wait_total += call.wait_seconds
+            counts.talk_total += call.talk_seconds
+            counts.in_time += call.wait_seconds <= self._settings.service_level_seconds
+        elif call.outcome == "abandoned":
+            if call.wait_seconds < self._settings.short_abandon_seconds:
+                counts.short += 1
+            else:
+                counts.abandoned += 1
+        elif call.outcome == "queue-timeout":
+            counts.timed_out += 1
+        elif call.outcome == "no-agent":
+            counts.no_agent += 1
+
+    def kpis(self, queue: str) -> QueueKpis:
+        return self.counts.kpis(queue, self._settings)
 
 
 def queue_kpis(

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from cti.webapp import admin_users, auth, calls, console, customers, floor, health, pages
+from cti.webapp import (
+    admin_users,
+    auth,
+    calls,
+    console,
+    customers,
+    floor,
+    health,
+    pages,
+    reports,
+)
 from cti.webapp.render import asset_root
 
 
@@ -17,4 +27,5 @@ def setup_routes(app: web.Application) -> None:
     console.setup(app)
     customers.setup(app)
     calls.setup(app)
+    reports.setup(app)
     app.router.add_static("/static", asset_root() / "static", name="static")

@@ -1,0 +1,89 @@
+"""The reports page over HTTP: chart, table, breakdowns, CSV, and clear refusals."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from cti import keys
+from cti.db.models import Call
+from tests.webtools import AppClient, login
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+async def supervisor(
+    client: AppClient, client_factory: Callable[..., Awaitable[AppClient]]
+) -> AppClient:
+    async with client.app[keys.DB].begin() as session:
+        for index, outcome in enumerate(["answered", "answered", "abandoned"]):
+            at = NOW - timedelta(minutes=index)
+            session.add(
+                Call(
+                    pbx="p",
+                    uniqueid=f"x{index}",
+                    direction="inbound",
+                    queue="<b>support</b>",
+                    started_at=at,
+                    enqueued_at=at,
+                    ended_at=at,
+                    outcome=outcome,
+                    wait_seconds=8.0 * (index + 1),
+                    talk_seconds=60.0,
+                    hangup_cause=16,
+                )
+            )
+    other = await client_factory()
+    await login(other, "supervisor")
+    return other
+
+
+async def test_the_report_shows_a_chart_a_table_and_breakdowns(supervisor: AppClient) -> None:
+    page = await supervisor.get("/reports", params={"period": "day"})
+    assert page.status == 200
+    html = await page.text()
+    assert "<svg" in html
+    assert "&lt;b&gt;support&lt;/b&gt;" in html, "queue names are escaped, in the chart too"
+    assert "<b>support</b>" not in html
+    assert 'data-testid="breakdown-outcome"' in html
+
+
+async def test_the_csv_matches_the_table(supervisor: AppClient) -> None:
+    response = await supervisor.get("/reports.csv", params={"period": "day"})
+    rows = list(csv.DictReader(io.StringIO(await response.text())))
+    assert [(r["key"], r["offered"], r["answered"], r["abandoned"]) for r in rows] == [
+        ("<b>support</b>", "3", "2", "1")
+    ]
+    assert rows[0]["service_level"] == "0.6667"
+    empty = await supervisor.get("/reports.csv", params={"from": "2001-01-01", "to": "2001-01-02"})
+    assert (await empty.text()).splitlines() == [(await response.text()).splitlines()[0]]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"period": "decade"}, "'period' must be one of hour, day, week, month"),
+        ({"group": "team"}, "'group' must be one of queue, agent"),
+        ({"from": "2026-13-01"}, "'from' must be a date"),
+        ({"period": "hour", "from": "2026-01-01", "to": "2026-03-01"}, "at most 31 days"),
+        ({"from": "2026-03-01", "to": "2026-01-01"}, "'to' is before 'from'"),
+    ],
+)
+async def test_bad_parameters_get_a_clear_400(
+    supervisor: AppClient, params: dict[str, str], message: str
+) -> None:
+    response = await supervisor.get(
+        "/reports", params=params, headers={"Accept": "application/json"}
+    )
+    assert response.status == 400
+    assert message in (await response.json())["message"]
+
+
+async def test_agents_have_no_reports(client: AppClient) -> None:
+    await login(client, "agent")
+    assert (await client.get("/reports")).status == 403
