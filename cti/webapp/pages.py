@@ -14,13 +14,16 @@ from cti.i18n import LOCALES
 from cti.webapp.policy import Role, requires
 from cti.webapp.render import locale_text, render
 from cti.webapp.security import current_session
+from cti.webapp.tiles import collect
 
 _ZONES = sorted(available_timezones())
 
 
 @requires(Role.AGENT)
 async def home(request: web.Request) -> web.StreamResponse:
-    return await render(request, "home.html", {"now": datetime.now(UTC)})
+    return await render(
+        request, "home.html", {"now": datetime.now(UTC), "tiles": await collect(request)}
+    )
 
 
 @requires(Role.AGENT)

@@ -14,6 +14,7 @@ from cti.webapp import (
     health,
     pages,
     reports,
+    tiles,
 )
 from cti.webapp.render import asset_root
 
@@ -28,4 +29,5 @@ def setup_routes(app: web.Application) -> None:
     customers.setup(app)
     calls.setup(app)
     reports.setup(app)
+    tiles.setup(app)
     app.router.add_static("/static", asset_root() / "static", name="static")

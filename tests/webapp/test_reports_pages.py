@@ -87,3 +87,16 @@ async def test_bad_parameters_get_a_clear_400(
 async def test_agents_have_no_reports(client: AppClient) -> None:
     await login(client, "agent")
     assert (await client.get("/reports")).status == 403
+
+
+async def test_the_home_page_shows_todays_tiles(supervisor: AppClient) -> None:
+    html = await (await supervisor.get("/")).text()
+    assert 'data-label="Calls offered today"' in html
+    assert 'data-label="My calls today"' in html
+
+
+async def test_agents_see_their_own_tile_only(client: AppClient) -> None:
+    await login(client, "agent")
+    html = await (await client.get("/")).text()
+    assert 'data-label="My calls today"' in html
+    assert 'data-label="Calls offered today"' not in html
