@@ -102,6 +102,12 @@ async def prepare(config: DatabaseConfig, workdir: Path, count: int, agents: int
             ],
         )
     tokens = {uid: await open_session(db, uid, timedelta(hours=2)) for uid in ids}
+    async with db.begin() as session:
+        supervisor = User(
+            username="boss", display_name="Boss", role="supervisor", password_hash=shared_hash
+        )
+        session.add(supervisor)
+    tokens[0] = await open_session(db, supervisor.id, timedelta(hours=2))
     await engine.dispose()
     return tokens
 
@@ -183,8 +189,8 @@ async def simulator_role(args: argparse.Namespace) -> None:
     await simulator.stop()
 
 
-async def observe(port: int, seen: dict[tuple[str, str], float]) -> None:
-    """A bare AMI client noting when each AgentCalled frame arrives."""
+async def observe(port: int, rung: dict[tuple[str, str], float], joined: dict[str, float]) -> None:
+    """A bare AMI client noting when each AgentCalled and QueueCallerJoin frame arrives."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(b"Action: Login\r\nUsername: cti\r\nSecret: benchsecret\r\nEvents: agent\r\n\r\n")
     splitter = FrameSplitter()
@@ -193,7 +199,21 @@ async def observe(port: int, seen: dict[tuple[str, str], float]) -> None:
         for raw in splitter.feed(data):
             if b"Event: AgentCalled" in raw:
                 frame = parse_frame(raw)
-                seen[(first(frame, "Linkedid"), first(frame, "Interface"))] = now
+                rung[(first(frame, "Linkedid"), first(frame, "Interface"))] = now
+            elif b"Event: QueueCallerJoin" in raw:
+                joined.setdefault(first(parse_frame(raw), "Linkedid"), now)
+
+
+async def floor_socket(
+    http: aiohttp.ClientSession, url: str, token: str, seen: dict[str, float]
+) -> None:
+    """A supervisor's live floor: when each call first shows on it."""
+    headers = {"Cookie": f"cti_session={token}", "Origin": url}
+    async with http.ws_connect(f"{url}/ws/floor", headers=headers, heartbeat=None) as ws:
+        async for message in ws:
+            data = message.json()
+            if data["kind"] == "call":
+                seen.setdefault(data["data"]["key"].split("/", 1)[1], time.perf_counter())
 
 
 async def agent_socket(
@@ -268,6 +288,8 @@ async def run(
     url = f"http://127.0.0.1:{port}"
     called: dict[tuple[str, str], float] = {}
     popped: dict[tuple[str, str], float] = {}
+    joined: dict[str, float] = {}
+    shown: dict[str, float] = {}
     tasks: list[asyncio.Task[None]] = []
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
@@ -279,9 +301,12 @@ async def run(
                 except aiohttp.ClientConnectionError:
                     await asyncio.sleep(0.1)
             tasks = [
-                asyncio.create_task(agent_socket(http, url, t, popped)) for t in tokens.values()
+                asyncio.create_task(agent_socket(http, url, t, popped))
+                for uid, t in tokens.items()
+                if uid
             ]
-            tasks.append(asyncio.create_task(observe(sim_port, called)))
+            tasks.append(asyncio.create_task(floor_socket(http, url, tokens[0], shown)))
+            tasks.append(asyncio.create_task(observe(sim_port, called, joined)))
             await asyncio.sleep(3)
             simulator.stdin.write(b"go\n")
             await simulator.stdout.readline()
@@ -299,6 +324,7 @@ async def run(
         simulator.stdin.close()
         await asyncio.wait_for(simulator.wait(), 30)
     latencies = [(popped[k] - t) * 1000 for k, t in called.items() if k in popped]
+    board = [(shown[k] - t) * 1000 for k, t in joined.items() if k in shown]
     print(
         f"  {len(called):,} AgentCalled, {len(latencies):,} pops matched "
         f"({len(called) / args.seconds:.0f} rings/s)"
@@ -310,6 +336,8 @@ async def run(
         "lookup_p99_ms": exact_p99,
         "suffix_p99_ms": suffix_p99,
         "rss_mb": rss,
+        "wallboard_p50_ms": statistics.median(board) if board else float("nan"),
+        "wallboard_p99_ms": percentile(board, 0.99),
     }
     print("  " + "  ".join(f"{k}={v:.1f}" for k, v in figures.items()))
     return figures

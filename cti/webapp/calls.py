@@ -5,11 +5,11 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import Table, select
 
 from cti import keys
 from cti.calllog.query import OUTCOMES, CallFilter
@@ -49,7 +49,7 @@ COLUMNS: Final = (
     "notes",
 )
 # A spreadsheet runs a cell that starts with one of these as a formula.
-_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START: Final = frozenset("=+-@\t\r")
 
 
 def _filter(request: web.Request) -> CallFilter:
@@ -118,9 +118,14 @@ async def call_detail(request: web.Request) -> web.StreamResponse:
     )
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else value.isoformat() if isinstance(value, datetime) else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return "'" + value if value[:1] in _FORMULA_START else value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
 
 
 @requires(Role.AGENT)
@@ -138,15 +143,18 @@ async def call_export(request: web.Request) -> web.StreamResponse:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
+    table = cast(Table, Call.__table__)
+    # Plain rows, not ORM objects: at a million rows the objects would cost most of the time.
+    statement = (
+        select(*(table.c[column] for column in COLUMNS))
+        .where(*wanted.conditions(region))
+        .order_by(table.c.started_at, table.c.id)
+        .execution_options(yield_per=5000)
+    )
     async with request.app[keys.DB]() as session:
-        result = await session.stream(
-            wanted.select(region)
-            .order_by(Call.started_at, Call.id)
-            .execution_options(yield_per=2000)
-        )
-        async for partition in result.scalars().partitions():
-            for call in partition:
-                writer.writerow([_cell(getattr(call, column)) for column in COLUMNS])
+        result = await session.stream(statement)
+        async for partition in result.partitions():
+            writer.writerows([_cell(value) for value in row] for row in partition)
             await response.write(buffer.getvalue().encode())
             buffer.seek(0)
             buffer.truncate()

@@ -1,0 +1,235 @@
+"""Reports, export and wallboard at scale: 2,000,000 calls over 12 months, SQLite and PostgreSQL.
+
+(a) a month's KPI report per queue and per agent, for each of the 12 months: p50 (target 500 ms);
+(b) the call log's CSV export of 1,000,000 rows through the real HTTP handler: rows per second
+    (target 50,000) and how much the serving process grew (flat memory is the point);
+(c) wallboard latency: from the QueueCallerJoin frame leaving the simulator to the call showing on
+    a supervisor's floor socket, at 100 calls/s (target p99 100 ms), with bench/screenpop_latency.
+
+Usage: python bench/reports.py [--calls N] [--export-rows N] [--skip-wallboard]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import asyncpg
+from aiohttp.test_utils import TestServer
+from sqlalchemy import insert
+
+from cti.app import create_app
+from cti.calllog.reports import day_range, kpi_report
+from cti.config import Config, DatabaseConfig
+from cti.core.hours import parse_weekly_hours
+from cti.core.kpi import KpiSettings
+from cti.db import migrate
+from cti.db.engine import create_engine, sessionmaker
+from cti.db.models import Call, User
+from cti.db.sessions import open_session
+from cti.passwords import hash_password
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import screenpop_latency  # noqa: E402
+
+POSTGRES_DSN = os.environ.get("CTI_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+QUEUES = ("support", "sales", "billing", "vip", "returns")
+AGENTS = tuple(f"Agent {i:02d}" for i in range(50))
+OUTCOMES = ("answered",) * 8 + ("abandoned", "queue-timeout")
+FIRST_DAY = date(2025, 12, 1)
+SETTINGS = KpiSettings(20, 5, "answered-and-long-abandons", {q: 15 for q in QUEUES})
+UTC_ZONE = ZoneInfo("UTC")
+
+
+async def fill(config: DatabaseConfig, calls: int) -> float:
+    """`calls` calls spread over 12 months; returns the seconds it took."""
+    engine = create_engine(config)
+    await migrate.upgrade(engine)
+    rng = random.Random(5)
+    span = (365 * 24 * 3600) / calls
+    started = time.perf_counter()
+    async with sessionmaker(engine).begin() as session:
+        batch: list[dict[str, Any]] = []
+        for index in range(calls):
+            at = datetime(2025, 12, 1, tzinfo=UTC) + timedelta(seconds=index * span)
+            outcome = rng.choice(OUTCOMES)
+            answered = outcome == "answered"
+            wait = rng.uniform(0, 90)
+            batch.append(
+                {
+                    "pbx": "main",
+                    "uniqueid": f"{index}",
+                    "direction": "inbound",
+                    "caller_number": f"+1415{index % 10_000_000:07d}",
+                    "queue": rng.choice(QUEUES),
+                    "agent_name": rng.choice(AGENTS) if answered else "",
+                    "started_at": at,
+                    "enqueued_at": at,
+                    "answered_at": at + timedelta(seconds=wait) if answered else None,
+                    "ended_at": at + timedelta(seconds=wait + 120),
+                    "wait_seconds": wait,
+                    "talk_seconds": rng.uniform(30, 600) if answered else None,
+                    "outcome": outcome,
+                    "hangup_cause": 16,
+                    "disposition": rng.choice(("", "sale", "resolved")),
+                }
+            )
+            if len(batch) == 20_000:
+                await session.execute(insert(Call), batch)
+                batch = []
+        if batch:
+            await session.execute(insert(Call), batch)
+    await engine.dispose()
+    return time.perf_counter() - started
+
+
+async def monthly_reports(config: DatabaseConfig) -> list[float]:
+    engine = create_engine(config)
+    db = sessionmaker(engine)
+    timings = []
+    always = parse_weekly_hours({})
+    month = FIRST_DAY
+    for _ in range(12):
+        following = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+        start, end = day_range(month, following - timedelta(days=1), UTC_ZONE)
+        for group in ("queue", "agent"):
+            began = time.perf_counter()
+            async with db() as session:
+                rows = await kpi_report(
+                    session,
+                    start=start,
+                    end=end,
+                    period="month",
+                    group=group,
+                    settings=SETTINGS,
+                    hours=always,
+                    zone=UTC_ZONE,
+                )
+            timings.append((time.perf_counter() - began) * 1000)
+            assert rows, "an empty month: the data did not load"
+        month = following
+    await engine.dispose()
+    return timings
+
+
+def rss_mb() -> float:
+    """This process's resident memory now (not its peak)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def sample_rss(peak: list[float]) -> None:
+    while True:
+        peak[0] = max(peak[0], rss_mb())
+        await asyncio.sleep(0.05)
+
+
+async def export(config: DatabaseConfig, rows: int, total: int) -> tuple[float, float, int]:
+    """Download the CSV of the first `rows` calls through the real app; rows/s, RSS growth MB."""
+    engine = create_engine(config)
+    db = sessionmaker(engine)
+    async with db.begin() as session:
+        user = User(
+            username="boss",
+            display_name="Boss",
+            role="supervisor",
+            password_hash=hash_password("bench-boss-password"),
+            timezone="UTC",
+        )
+        session.add(user)
+    token = await open_session(db, user.id, timedelta(hours=1))
+    await engine.dispose()
+    last = FIRST_DAY + timedelta(days=max(1, int(365 * rows / total)) - 1)
+    server = TestServer(create_app(Config(database=config)), host="127.0.0.1")
+    await server.start_server()
+    before = rss_mb()
+    peak = [before]
+    sampler = asyncio.create_task(sample_rss(peak))
+    received = 0
+    started = time.perf_counter()
+    async with aiohttp.ClientSession(cookies={"cti_session": token}) as http:
+        url = str(server.make_url("/calls.csv"))
+        async with http.get(
+            url, params={"from": FIRST_DAY.isoformat(), "to": last.isoformat()}
+        ) as response:
+            assert response.status == 200, await response.text()
+            async for chunk in response.content.iter_chunked(1 << 16):
+                received += chunk.count(b"\n")
+    elapsed = time.perf_counter() - started
+    sampler.cancel()
+    await server.close()
+    return (received - 1) / elapsed, peak[0] - before, received - 1
+
+
+async def run(label: str, config: DatabaseConfig, args: argparse.Namespace) -> dict[str, float]:
+    print(f"[{label}]")
+    seconds = await fill(config, args.calls)
+    print(f"  {args.calls:,} calls written in {seconds:.0f} s")
+    timings = await monthly_reports(config)
+    rate, growth, exported = await export(config, args.export_rows, args.calls)
+    figures = {
+        "report_p50_ms": statistics.median(timings),
+        "report_max_ms": max(timings),
+        "export_rows_per_s": rate,
+        "export_rss_growth_mb": growth,
+    }
+    print(f"  exported {exported:,} rows; " + "  ".join(f"{k}={v:.1f}" for k, v in figures.items()))
+    return figures
+
+
+async def main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        sqlite = await run(
+            "sqlite", DatabaseConfig(url=f"sqlite+aiosqlite:///{workdir / 'r.db'}"), args
+        )
+        schema = f"bench_{secrets.token_hex(4)}"
+        conn = await asyncpg.connect(POSTGRES_DSN)
+        await conn.execute(f"CREATE SCHEMA {schema}")
+        try:
+            pg_url = POSTGRES_DSN.replace("postgresql://", "postgresql+asyncpg://", 1)
+            pg = await run("postgresql", DatabaseConfig(url=pg_url, schema=schema), args)
+        finally:
+            await conn.execute(f"DROP SCHEMA {schema} CASCADE")
+            await conn.close()
+        wallboard = float("nan")
+        if not args.skip_wallboard:
+            print("[wallboard, SQLite, 20,000 customers, 200 agents, 100 calls/s]")
+            board_args = argparse.Namespace(customers=20_000, agents=200, rate=100.0, seconds=20.0)
+            figures = await screenpop_latency.run(
+                "wallboard",
+                DatabaseConfig(url=f"sqlite+aiosqlite:///{workdir / 'w.db'}"),
+                workdir,
+                board_args,
+            )
+            wallboard = figures["wallboard_p99_ms"]
+    print(
+        f"PostgreSQL: report_p50_ms={pg['report_p50_ms']:.1f} "
+        f"export_rows_per_s={pg['export_rows_per_s']:.0f}"
+    )
+    print(
+        f"RESULT report_p50_ms={sqlite['report_p50_ms']:.1f} "
+        f"export_rows_per_s={sqlite['export_rows_per_s']:.0f} wallboard_p99_ms={wallboard:.1f}"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=2_000_000)
+    parser.add_argument("--export-rows", type=int, default=1_000_000)
+    parser.add_argument("--skip-wallboard", action="store_true")
+    asyncio.run(main(parser.parse_args()))
