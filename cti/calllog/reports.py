@@ -98,6 +98,7 @@ async def kpi_report(
         .where(
             Call.enqueued_at >= start,
             Call.enqueued_at < end,
+            Call.ended_at.is_not(None),  # a call still up has no outcome yet
             Call.queue != "",
             key_column != "",
         )
@@ -139,7 +140,7 @@ async def breakdown(
     }[by]
     rows = await session.execute(
         select(column, func.count())
-        .where(Call.started_at >= start, Call.started_at < end)
+        .where(Call.started_at >= start, Call.started_at < end, Call.ended_at.is_not(None))
         .group_by(column)
         .order_by(func.count().desc())
     )

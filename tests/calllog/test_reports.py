@@ -115,3 +115,25 @@ async def test_breakdowns_count_every_call(db: Db) -> None:
     assert outcomes == {"answered": 4, "abandoned": 2}
     assert causes == {"16": 3, "0": 2, "17": 1}
     assert dispositions == {"": 5, "sale": 1}
+
+
+async def test_calls_still_up_are_not_in_reports(db: Db) -> None:
+    await seed(db)
+    async with db.begin() as session:
+        session.add(
+            Call(
+                pbx="p",
+                uniqueid="live",
+                direction="inbound",
+                queue="support",
+                started_at=LATE_SUNDAY,
+                enqueued_at=LATE_SUNDAY,
+                outcome="",
+            )
+        )
+    rows = await report(db, "day")
+    assert [r.kpis.offered for r in rows if r.key == "support"] == [4, 1]
+    async with db() as session:
+        start, end = LATE_SUNDAY - timedelta(days=2), LATE_SUNDAY + timedelta(days=30)
+        outcomes = dict(await breakdown(session, start=start, end=end, by="outcome"))
+    assert "" not in outcomes
