@@ -96,6 +96,9 @@ async def kpi_report(
             func.max(wait).label("longest"),
         )
         .where(
+            # started_at bounds the scan with its index; no call waits a day to enter a queue.
+            Call.started_at >= start - timedelta(days=1),
+            Call.started_at < end,
             Call.enqueued_at >= start,
             Call.enqueued_at < end,
             Call.ended_at.is_not(None),  # a call still up has no outcome yet
