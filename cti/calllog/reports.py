@@ -35,7 +35,9 @@ class ReportRow:
 def _hour_bucket(dialect: str) -> Any:
     if dialect == "postgresql":
         return func.date_trunc("hour", Call.enqueued_at)
-    return func.strftime("%Y-%m-%d %H:00:00", Call.enqueued_at)
+    # SQLite keeps the instant as text, "YYYY-MM-DD HH:MM:SS...": its first 13 characters are
+    # the hour, and cutting them is much cheaper than strftime over a month of calls.
+    return func.substr(Call.enqueued_at, 1, 13)
 
 
 def _as_utc(bucket: Any) -> datetime:
