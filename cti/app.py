@@ -16,10 +16,18 @@ from sqlalchemy import select
 from cti import keys
 from cti.ami.feed import PbxFeed
 from cti.bus import EventBus
+from cti.calllog.agent_time import AgentTimeWriter
 from cti.calllog.today import TodayBoard
 from cti.calllog.writer import CallLogWriter
 from cti.config import Config
-from cti.core.events import CallAnswered, CallEnded, CallEvent, CallRinging, RingStopped
+from cti.core.events import (
+    AgentChanged,
+    CallAnswered,
+    CallEnded,
+    CallEvent,
+    CallRinging,
+    RingStopped,
+)
 from cti.core.kpi import KpiSettings, Targets
 from cti.core.numbers import NumberRules
 from cti.db import users
@@ -200,7 +208,10 @@ async def call_log(app: web.Application) -> AsyncIterator[None]:
         metrics=app[keys.METRICS],
     )
     app[keys.BUS].subscribe("call-log", writer.handle, CallEvent)
+    agent_time = AgentTimeWriter(app[keys.DB])
+    app[keys.BUS].subscribe("agent-time", agent_time.handle, AgentChanged)
     writer.start()
+    agent_time.start()
     yield
     # The feeds have stopped; what they published must reach the writer before it flushes.
     try:
@@ -209,6 +220,7 @@ async def call_log(app: web.Application) -> AsyncIterator[None]:
     except TimeoutError:
         logger.warning("call log: the bus did not drain before shutdown")
     await writer.stop()
+    await agent_time.stop()
 
 
 async def pbx_feeds(app: web.Application) -> AsyncIterator[None]:

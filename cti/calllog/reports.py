@@ -7,6 +7,7 @@ hour. Breakdowns (outcome, hangup cause, disposition) are plain counts over the 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cti.core.hours import WeeklyHours
 from cti.core.kpi import KpiCounts, KpiSettings, QueueKpis
-from cti.db.models import Call
+from cti.db.models import AgentPeriod, Call
 
 Period = Literal["hour", "day", "week", "month"]
 Group = Literal["queue", "agent"]
@@ -156,3 +157,45 @@ def day_range(first: date, last: date, zone: ZoneInfo) -> tuple[datetime, dateti
     start = datetime(first.year, first.month, first.day, tzinfo=zone).astimezone(UTC)
     after = last + timedelta(days=1)
     return start, datetime(after.year, after.month, after.day, tzinfo=zone).astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentTime:
+    agent: str
+    logged_in: float
+    by_state: dict[str, float]
+    paused_by_reason: dict[str, float]
+
+
+async def agent_time(session: AsyncSession, *, start: datetime, end: datetime) -> list[AgentTime]:
+    """Seconds per agent in each state (paused split by reason) for stretches begun in range.
+    Logged in is every state but unavailable."""
+    seconds: Any
+    if session.get_bind().dialect.name == "postgresql":
+        seconds = func.extract("epoch", AgentPeriod.ended_at - AgentPeriod.started_at)
+    else:
+        seconds = (
+            func.julianday(AgentPeriod.ended_at) - func.julianday(AgentPeriod.started_at)
+        ) * 86400
+    rows = await session.execute(
+        select(
+            AgentPeriod.agent_name, AgentPeriod.state, AgentPeriod.paused_reason, func.sum(seconds)
+        )
+        .where(AgentPeriod.started_at >= start, AgentPeriod.started_at < end)
+        .group_by(AgentPeriod.agent_name, AgentPeriod.state, AgentPeriod.paused_reason)
+    )
+    states: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    reasons: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for agent, state, reason, total in rows:
+        states[agent][state] += float(total or 0.0)
+        if state == "paused":
+            reasons[agent][reason or "–"] += float(total or 0.0)
+    return [
+        AgentTime(
+            agent,
+            sum(v for s, v in by_state.items() if s != "unavailable"),
+            dict(by_state),
+            dict(reasons[agent]),
+        )
+        for agent, by_state in sorted(states.items())
+    ]

@@ -224,3 +224,18 @@ class Call(Base):
     recording: Mapped[str] = mapped_column(String(255), default="")
     disposition: Mapped[str] = mapped_column(String(64), default="")
     notes: Mapped[str] = mapped_column(Text, default="")
+
+
+class AgentPeriod(Base):
+    """A stretch of time one agent spent in one state (paused: with its reason)."""
+
+    __tablename__ = "agent_periods"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    pbx: Mapped[str] = mapped_column(String(32))
+    interface: Mapped[str] = mapped_column(String(128))
+    agent_name: Mapped[str] = mapped_column(String(120))
+    state: Mapped[str] = mapped_column(String(16))
+    paused_reason: Mapped[str] = mapped_column(String(60))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    ended_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -17,6 +17,7 @@ from cti.calllog.reports import (
     Group,
     Period,
     ReportRow,
+    agent_time,
     breakdown,
     day_range,
     kpi_report,
@@ -102,8 +103,9 @@ async def _report(request: web.Request) -> tuple[dict[str, Any], list[ReportRow]
         breakdowns = {
             by: await breakdown(session, start=start, end=end, by=by) for by in get_args(Breakdown)
         }
+        times = await agent_time(session, start=start, end=end) if group == "agent" else []
     params = {"from": first.isoformat(), "to": last.isoformat(), "period": period, "group": group}
-    return {"params": params, "breakdowns": breakdowns}, rows
+    return {"params": params, "breakdowns": breakdowns, "agent_times": times}, rows
 
 
 def _label(moment: datetime, period: str) -> str:

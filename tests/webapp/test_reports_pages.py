@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cti import keys
-from cti.db.models import Call
+from cti.db.models import AgentPeriod, Call
 from tests.webtools import AppClient, login
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -100,3 +100,21 @@ async def test_agents_see_their_own_tile_only(client: AppClient) -> None:
     html = await (await client.get("/")).text()
     assert 'data-label="My calls today"' in html
     assert 'data-label="Calls offered today"' not in html
+
+
+async def test_the_agent_report_has_the_time_accounting(supervisor: AppClient) -> None:
+    async with supervisor.app[keys.DB].begin() as session:
+        session.add(
+            AgentPeriod(
+                pbx="p",
+                interface="PJSIP/1001",
+                agent_name="Alice",
+                state="paused",
+                paused_reason="lunch",
+                started_at=NOW - timedelta(minutes=30),
+                ended_at=NOW,
+            )
+        )
+    html = await (await supervisor.get("/reports", params={"group": "agent"})).text()
+    assert 'data-testid="agent-time"' in html
+    assert "lunch: 30.0 min" in html
