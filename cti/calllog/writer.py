@@ -162,6 +162,16 @@ class CallLogWriter:
                     "talk_seconds": call.talk_seconds,
                     "pbx_hold_seconds": call.pbx_hold_seconds,
                     "pbx_talk_seconds": call.pbx_talk_seconds,
+                    "attempts": [
+                        {
+                            "agent": a.member_name or a.interface,
+                            "interface": a.interface,
+                            "rung_at": a.rung_at.isoformat(),
+                            "ended_at": a.ended_at.isoformat() if a.ended_at else None,
+                            "result": a.result.value if a.result else None,
+                        }
+                        for a in call.attempts
+                    ],
                     "outcome": call.outcome.value if call.outcome else "",
                     "hangup_cause": call.hangup_cause,
                     "end_reason": call.end_reason[:16],

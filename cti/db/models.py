@@ -218,6 +218,8 @@ class Call(Base):
     talk_seconds: Mapped[float | None] = mapped_column(Float)
     pbx_hold_seconds: Mapped[int | None] = mapped_column(Integer)
     pbx_talk_seconds: Mapped[int | None] = mapped_column(Integer)
+    # Each agent rung: {"agent", "interface", "rung_at", "ended_at", "result"}, in order.
+    attempts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     outcome: Mapped[str] = mapped_column(String(32), default="", index=True)
     hangup_cause: Mapped[int | None] = mapped_column(Integer)
     end_reason: Mapped[str] = mapped_column(String(16), default="", server_default="")

@@ -103,7 +103,7 @@ async def call_detail(request: web.Request) -> web.StreamResponse:
     ):
         raise NotFoundError(f"no call {raw}")
     timeline = [
-        (moment, label)
+        (moment, label, "")
         for moment, label in (
             (call.started_at, N_("Call started")),
             (call.enqueued_at, N_("Entered the queue")),
@@ -113,8 +113,18 @@ async def call_detail(request: web.Request) -> web.StreamResponse:
         )
         if moment is not None
     ]
+    for attempt in call.attempts or []:
+        agent = str(attempt.get("agent", ""))
+        timeline.append((datetime.fromisoformat(attempt["rung_at"]), N_("Rang"), agent))
+        if attempt.get("ended_at"):
+            result = f"{agent}: {attempt.get('result') or ''}"
+            timeline.append(
+                (datetime.fromisoformat(attempt["ended_at"]), N_("Stopped ringing"), result)
+            )
     return await render(
-        request, "call.html", {"call": call, "customer": customer, "timeline": sorted(timeline)}
+        request,
+        "call.html",
+        {"call": call, "customer": customer, "timeline": sorted(timeline, key=lambda t: t[0])},
     )
 
 

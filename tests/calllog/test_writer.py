@@ -134,3 +134,14 @@ async def test_a_locked_database_delays_rows_and_loses_none(tmp_path: Path) -> N
     assert call.outcome == "answered"
     assert sum(isinstance(e, CallEvent) for e in events) > 1
     await engine.dispose()
+
+
+async def test_each_agent_rung_is_kept_for_the_timeline(db: Db) -> None:
+    writer = await writer_for(db)
+    await write_capture(writer, "ringnoanswer")
+    (call,) = await rows(db)
+    assert call.attempts is not None
+    assert sorted((a["agent"], a["result"]) for a in call.attempts) == [
+        ("Carol", "answered-elsewhere"),
+        ("Dave", "answered"),
+    ]

@@ -32,6 +32,15 @@ async def seed(client: AppClient) -> dict[str, int]:
                 agent_user_id=agent,
                 agent_name="The agent",
                 started_at=NOW - timedelta(minutes=5),
+                attempts=[
+                    {
+                        "agent": "The agent",
+                        "interface": "PJSIP/1001",
+                        "rung_at": (NOW - timedelta(minutes=5)).isoformat(),
+                        "ended_at": (NOW - timedelta(minutes=4)).isoformat(),
+                        "result": "answered",
+                    }
+                ],
                 outcome="answered",
                 wait_seconds=4.0,
                 talk_seconds=60.0,
@@ -92,6 +101,8 @@ async def test_an_agent_sees_only_their_own_calls(client: AppClient) -> None:
     assert (await client.get(f"/calls/{ids['a2']}")).status == 404
     detail = await (await client.get(f"/calls/{ids['a1']}")).text()
     assert "Call started" in detail
+    assert "Rang The agent" in detail
+    assert "Stopped ringing The agent: answered" in detail
     assert "Jane Roe" in detail
 
 
