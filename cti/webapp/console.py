@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
@@ -17,6 +16,7 @@ from cti.i18n import N_
 from cti.screenpop.service import channel_of
 from cti.webapp.policy import Role, requires
 from cti.webapp.render import locale_text, render
+from cti.webapp.requests import json_object
 from cti.webapp.security import check_origin, current_session, user_role
 
 logger = logging.getLogger(__name__)
@@ -37,16 +37,6 @@ LABELS = {
     "incoming": N_("Incoming call"),
     "several": N_("Several customers have this number: pick the caller."),
 }
-
-
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise DomainError("the request body is not JSON") from None
-    if not isinstance(body, dict):
-        raise DomainError("the request body must be a JSON object")
-    return body
 
 
 @requires(Role.AGENT)
@@ -70,7 +60,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
 
 @requires(Role.AGENT)
 async def save_wrapup(request: web.Request) -> web.StreamResponse:
-    body = await _json_body(request)
+    body = await json_object(request)
     disposition = body.get("disposition", "")
     notes = body.get("notes", "")
     allowed = request.app[keys.CONFIG].screenpop.dispositions
@@ -99,7 +89,7 @@ async def save_wrapup(request: web.Request) -> web.StreamResponse:
 
 @requires(Role.AGENT)
 async def click_to_dial(request: web.Request) -> web.StreamResponse:
-    body = await _json_body(request)
+    body = await json_object(request)
     raw = body.get("number", "")
     if not isinstance(raw, str):
         raise DomainError("number must be text")

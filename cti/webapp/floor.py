@@ -22,6 +22,7 @@ from cti.errors import DomainError, NotFoundError
 from cti.i18n import N_
 from cti.webapp.policy import Role, requires
 from cti.webapp.render import locale_text, render
+from cti.webapp.requests import json_object
 from cti.webapp.security import check_origin
 
 CHANNEL = "floor"
@@ -127,16 +128,6 @@ async def floor_socket(request: web.Request) -> web.StreamResponse:
     return await request.app[keys.PUSH].serve(request, CHANNEL)
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise DomainError("the request body is not JSON") from None
-    if not isinstance(body, dict):
-        raise DomainError("the request body must be a JSON object")
-    return body
-
-
 def _text(body: dict[str, Any], name: str, limit: int, required: bool = True) -> str:
     value = body.get(name, "")
     if not isinstance(value, str) or len(value) > limit or (required and not value):
@@ -154,7 +145,7 @@ def _feed(request: web.Request) -> PbxFeed:
 
 @requires(Role.SUPERVISOR)
 async def pause_agent(request: web.Request) -> web.StreamResponse:
-    body = await _body(request)
+    body = await json_object(request)
     paused = body.get("paused")
     if not isinstance(paused, bool):
         raise DomainError("'paused' must be true or false")
@@ -173,7 +164,7 @@ async def pause_agent(request: web.Request) -> web.StreamResponse:
 
 @requires(Role.SUPERVISOR)
 async def add_member(request: web.Request) -> web.StreamResponse:
-    body = await _body(request)
+    body = await json_object(request)
     await _feed(request).actions.add_member(
         request.match_info["queue"],
         _text(body, "interface", 128),
@@ -185,7 +176,7 @@ async def add_member(request: web.Request) -> web.StreamResponse:
 
 @requires(Role.SUPERVISOR)
 async def remove_member(request: web.Request) -> web.StreamResponse:
-    body = await _body(request)
+    body = await json_object(request)
     await _feed(request).actions.remove_member(
         request.match_info["queue"], _text(body, "interface", 128)
     )
