@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, selectinload
 
@@ -16,6 +16,42 @@ from cti.db.models import Call, Customer, PhoneNumber
 from cti.errors import ConflictError, DomainError, NotFoundError
 
 MAX_MATCHES = 20
+
+# The statements of a screen-pop's lookup, built once: building them per call cost more than
+# running them.
+_BY_E164 = (
+    select(PhoneNumber.customer_id).where(PhoneNumber.e164 == bindparam("e164")).limit(MAX_MATCHES)
+)
+_BY_SUFFIX = (
+    select(PhoneNumber.customer_id)
+    .where(
+        PhoneNumber.reversed_digits >= bindparam("low"),
+        PhoneNumber.reversed_digits < bindparam("high"),
+    )
+    .limit(MAX_MATCHES)
+)
+_CUSTOMERS = (
+    select(Customer)
+    .options(selectinload(Customer.phones))
+    .where(Customer.id.in_(bindparam("ids", expanding=True)))
+)
+# Every card's history in one query: the latest calls of each customer.
+_RANKED = (
+    select(
+        Call,
+        func.row_number()
+        .over(partition_by=Call.customer_id, order_by=Call.started_at.desc())
+        .label("rank"),
+    )
+    .where(Call.customer_id.in_(bindparam("ids", expanding=True)))
+    .subquery()
+)
+_RECENT = aliased(Call, _RANKED)
+_HISTORY = (
+    select(_RECENT)
+    .where(_RANKED.c.rank <= bindparam("calls"))
+    .order_by(_RANKED.c.started_at.desc())
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,25 +115,11 @@ async def find_by_number(session: AsyncSession, number: Number, suffix_digits: i
     """Customers holding this number, most recently contacted first: exact E.164, else by suffix."""
     if not number.known:
         return []
-    ids = list(
-        await session.scalars(
-            select(PhoneNumber.customer_id)
-            .where(PhoneNumber.e164 == number.e164)
-            .limit(MAX_MATCHES)
-        )
-    )
+    ids = list(await session.scalars(_BY_E164, {"e164": number.e164}))
     if not ids:
         # The digits reversed make "ends with" an indexed range scan on both databases.
         start = reversed_digits(number.e164)[:suffix_digits]
-        ids = list(
-            await session.scalars(
-                select(PhoneNumber.customer_id)
-                .where(
-                    PhoneNumber.reversed_digits >= start, PhoneNumber.reversed_digits < start + ":"
-                )
-                .limit(MAX_MATCHES)
-            )
-        )
+        ids = list(await session.scalars(_BY_SUFFIX, {"low": start, "high": start + ":"}))
     return await by_recent_contact(session, list(dict.fromkeys(ids)))
 
 
@@ -148,28 +170,9 @@ async def load_cards(session: AsyncSession, ids: list[int], calls: int = 5) -> l
     """The customers' cards in the order of `ids`, each with its `calls` latest calls."""
     if not ids:
         return []
-    customers = {
-        c.id: c
-        for c in await session.scalars(
-            select(Customer).options(selectinload(Customer.phones)).where(Customer.id.in_(ids))
-        )
-    }
-    # One query for every card's history: the latest `calls` rows per customer.
-    ranked = (
-        select(
-            Call,
-            func.row_number()
-            .over(partition_by=Call.customer_id, order_by=Call.started_at.desc())
-            .label("rank"),
-        )
-        .where(Call.customer_id.in_(ids))
-        .subquery()
-    )
-    recent = aliased(Call, ranked)
+    customers = {c.id: c for c in await session.scalars(_CUSTOMERS, {"ids": ids})}
     history: dict[int, list[Call]] = {}
-    for call in await session.scalars(
-        select(recent).where(ranked.c.rank <= calls).order_by(ranked.c.started_at.desc())
-    ):
+    for call in await session.scalars(_HISTORY, {"ids": ids, "calls": calls}):
         history.setdefault(call.customer_id or 0, []).append(call)
     cards = []
     for customer_id in ids:
