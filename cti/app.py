@@ -33,6 +33,7 @@ from cti.core.numbers import NumberRules
 from cti.db import users
 from cti.db.engine import create_engine, ensure_migrated, sessionmaker
 from cti.db.models import Customer, PhoneNumber
+from cti.db.sessions import purge_expired
 from cti.directory import Directory
 from cti.health import HealthRegistry
 from cti.i18n import Translations
@@ -101,6 +102,9 @@ async def database(app: web.Application) -> AsyncIterator[None]:
     await _apply_agent_devices(app)
     app[keys.DIRECTORY] = Directory()
     await app[keys.DIRECTORY].load(app[keys.DB])
+    purged = await purge_expired(app[keys.DB])
+    if purged:
+        logger.info("removed %d expired sign-in sessions", purged)
     app[keys.HEALTH].report("database", "ok")
     yield
     await engine.dispose()

@@ -146,9 +146,6 @@ class CallTracker:
         call = self._calls.get(call_id)
         return None if call is None else call.snapshot(self.pbx)
 
-    def call_of_channel(self, uniqueid: str) -> str | None:
-        return self._by_channel.get(uniqueid)
-
     def apply(self, event: obs.Observation) -> Emitted:  # noqa: C901 - one branch per observation
         out: Emitted = []
         match event:

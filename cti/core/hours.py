@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -49,26 +49,6 @@ class WeeklyHours:
             return True
         local = instant.astimezone(zone)
         return any(span.contains(local.time()) for span in self.spans[local.weekday()])
-
-    def open_seconds(self, start: datetime, end: datetime, zone: ZoneInfo) -> float:
-        """Seconds of [start, end) that fall within opening hours."""
-        if self.always_open:
-            return max(0.0, (end - start).total_seconds())
-        total = 0.0
-        day = start.astimezone(zone).date()
-        last = end.astimezone(zone).date()
-        while day <= last:
-            for span in self.spans[day.weekday()]:
-                lo = datetime.combine(day, span.start, zone)
-                hi = (
-                    datetime.combine(day, span.end, zone)
-                    if span.end != time.max
-                    else (datetime.combine(day + timedelta(days=1), time(), zone))
-                )
-                overlap = (min(hi, end) - max(lo, start)).total_seconds()
-                total += max(0.0, overlap)
-            day += timedelta(days=1)
-        return total
 
 
 def parse_weekly_hours(table: Mapping[str, str]) -> WeeklyHours:

@@ -46,6 +46,8 @@ async def user_create(request: web.Request) -> web.StreamResponse:
             )
     except DomainError as error:
         return await _listing(request, str(error), status=400)
+    # Pops find users through their devices: a new user's phone must ring them from now on.
+    await request.app[keys.DIRECTORY].load(request.app[keys.DB])
     raise web.HTTPSeeOther(location=str(request.app.router["admin-users"].url_for()))
 
 
@@ -76,6 +78,7 @@ async def user_active(request: web.Request) -> web.StreamResponse:
         await session.execute(update(User).where(User.id == user_id).values(active=active))
         if not active:
             await close_user_sessions(session, user_id)
+    await request.app[keys.DIRECTORY].load(request.app[keys.DB])
     raise web.HTTPSeeOther(location=str(request.app.router["admin-users"].url_for()))
 
 
