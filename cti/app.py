@@ -42,6 +42,11 @@ from cti.screenpop.external import ExternalSource
 from cti.screenpop.service import ScreenPop
 from cti.sim.config import DEMO_CALLERS, SimulatorConfig
 from cti.sim.simulator import SimulatorHandle, run_simulator
+from cti.sms import gateways as sms_gateways
+from cti.sms.policy import SendPolicy
+from cti.sms.routing import Router
+from cti.sms.service import SmsService
+from cti.sms.worker import OutboxWorker, utcnow
 from cti.webapp import floor
 from cti.webapp.errors import error_pages
 from cti.webapp.push import PushHub
@@ -71,6 +76,7 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(event_bus)
     app.cleanup_ctx.append(call_log)
     app.cleanup_ctx.append(screen_pop)
+    app.cleanup_ctx.append(sms)
     app.cleanup_ctx.append(today_board)
     app.cleanup_ctx.append(pbx_feeds)
     setup_routes(app)
@@ -199,6 +205,39 @@ async def screen_pop(app: web.Application) -> AsyncIterator[None]:
     )
     yield
     await pops.settle()
+
+
+async def sms(app: web.Application) -> AsyncIterator[None]:
+    config = app[keys.CONFIG]
+    settings = config.sms
+    callback_base = (settings.callback_url or config.server.base_url).rstrip("/")
+    gateways = sms_gateways.build(settings, app[keys.HTTP], callback_base)
+    worker = OutboxWorker(
+        app[keys.DB],
+        gateways,
+        settings,
+        SendPolicy.parse(
+            settings.quiet_hours, settings.daily_cap, settings.opt_out_applies_to_transactional
+        ),
+        config.hours.zone,
+        app[keys.METRICS],
+    )
+    app[keys.SMS_WORKER] = worker
+    app[keys.SMS] = SmsService(
+        app[keys.DB],
+        Router(gateways, sms_gateways.countries(settings)),
+        wake=worker.wake,
+        bus=app[keys.BUS],
+        rules=NumberRules(config.numbers.default_region),
+        suffix_digits=config.numbers.suffix_digits,
+        center_name=settings.center_name,
+        clock=utcnow,
+    )
+    worker.start()
+    yield
+    await worker.stop(grace=config.server.shutdown_timeout)
+    for gateway in gateways.values():
+        await gateway.close()
 
 
 async def call_log(app: web.Application) -> AsyncIterator[None]:

@@ -125,10 +125,127 @@ class PbxConfig:
                 raise ConfigError(f"{key}.{name}", "must be digits only, or empty")
 
 
+_GATEWAY_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+_HTTP_FIELDS = frozenset({"to", "sender", "body", "id", "key", "status_url", "coding"})
+
+
+@dataclass(frozen=True, slots=True)
+class SmsGatewayConfig:
+    """One way out: a provider account, its sender, and the destination countries it serves."""
+
+    name: str
+    kind: Literal["log", "twilio", "kannel", "http"] = "log"
+    # ISO 3166 regions this gateway serves; empty: every destination no other gateway claims.
+    countries: list[str] = field(default_factory=list)
+    sender: str = ""
+    rate_per_second: float = 1.0
+    # twilio
+    account_sid: str = ""
+    auth_token: Secret = field(default_factory=lambda: Secret(""))
+    messaging_service_sid: str = ""
+    # kannel: the sendsms URL; http: the request URL template
+    url: str = ""
+    username: str = ""
+    password: Secret = field(default_factory=lambda: Secret(""))
+    # http
+    method: Literal["GET", "POST"] = "POST"
+    content_type: Literal["json", "form"] = "json"
+    body: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, Secret] = field(default_factory=dict)
+    idempotency_header: str = ""
+    response_id: str = ""
+    response_error: str = ""
+
+    def validate(self, key: str) -> None:
+        if not _GATEWAY_NAME.match(self.name):
+            raise ConfigError(f"{key}.name", "use 1-32 lowercase letters, digits, '-' or '_'")
+        for index, region in enumerate(self.countries):
+            if region not in phonenumbers.SUPPORTED_REGIONS:
+                raise ConfigError(f"{key}.countries[{index}]", f"{region!r} is not a region code")
+        if self.rate_per_second < 0:
+            raise ConfigError(f"{key}.rate_per_second", "must not be negative (0: no limit)")
+        self._validate_kind(key)
+
+    def _validate_kind(self, key: str) -> None:
+        env = f"CTI_SMS_{_env(self.name)}_"
+        if self.kind == "twilio":
+            if not re.match(r"^AC[0-9a-fA-F]{32}$", self.account_sid):
+                raise ConfigError(f"{key}.account_sid", "a Twilio Account SID: AC + 32 hex digits")
+            if not self.auth_token:
+                raise ConfigError(f"{key}.auth_token", f"required (or set {env}AUTH_TOKEN)")
+            if not (self.sender or self.messaging_service_sid):
+                raise ConfigError(f"{key}.sender", "set a sender or a messaging_service_sid")
+        if self.kind in ("kannel", "http"):
+            if not re.match(r"^https?://", self.url):
+                raise ConfigError(f"{key}.url", "must start with http:// or https://")
+        if self.kind == "kannel" and not (self.username and self.password):
+            raise ConfigError(f"{key}.password", f"username and password required ({env}PASSWORD)")
+        if self.kind == "http":
+            for name, template in {"url": self.url, **self.body}.items():
+                for placeholder in re.findall(r"{([^{}]*)}", template):
+                    if placeholder not in _HTTP_FIELDS:
+                        raise ConfigError(
+                            f"{key}.{name if name == 'url' else 'body.' + name}",
+                            f"unknown placeholder {{{placeholder}}}; use "
+                            + ", ".join(sorted(_HTTP_FIELDS)),
+                        )
+
+
 @dataclass(frozen=True, slots=True)
 class SmsConfig:
-    gateway: Literal["log", "twilio", "kannel", "http"] = "log"
-    sender: str = ""
+    # The gateways; with none, a `log` gateway keeps messages and sends nothing.
+    gateways: list[SmsGatewayConfig] = field(default_factory=list)
+    center_name: str = "our call center"
+    max_attempts: int = 8
+    retry_seconds: float = 5.0
+    retry_max_seconds: float = 3600.0
+    lease_seconds: float = 60.0
+    # Messages sent at once by the outbox worker.
+    concurrency: int = 16
+    quiet_hours: str = "21:00-08:00"
+    daily_cap: int = 5
+    opt_out_applies_to_transactional: bool = False
+    # Where the gateways' callbacks reach this service, when it differs from server.public_url.
+    callback_url: str = ""
+    # Shared secret in the Kannel delivery-report and inbound URLs.
+    webhook_token: Secret = field(default_factory=lambda: Secret(""))
+
+    def validate(self, key: str) -> None:
+        names = [g.name for g in self.gateways]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise ConfigError(f"{key}.gateways[{index}].name", f"duplicate gateway {name!r}")
+        claimed: dict[str, str] = {}
+        for gateway in self.gateways:
+            for region in gateway.countries:
+                if region in claimed:
+                    raise ConfigError(
+                        f"{key}.gateways", f"{region} is routed to {claimed[region]} already"
+                    )
+                claimed[region] = gateway.name
+        if self.max_attempts < 1:
+            raise ConfigError(f"{key}.max_attempts", "must be at least 1")
+        if not 0 < self.retry_seconds <= self.retry_max_seconds:
+            raise ConfigError(f"{key}.retry_max_seconds", "must be >= retry_seconds > 0")
+        if self.lease_seconds < 5:
+            raise ConfigError(f"{key}.lease_seconds", "must be at least 5")
+        if not 1 <= self.concurrency <= 256:
+            raise ConfigError(f"{key}.concurrency", "must be between 1 and 256")
+        if self.quiet_hours and not _QUIET.match(self.quiet_hours):
+            raise ConfigError(f"{key}.quiet_hours", "use HH:MM-HH:MM, or empty for none")
+        if self.daily_cap < 0:
+            raise ConfigError(f"{key}.daily_cap", "must not be negative (0: no cap)")
+        if self.callback_url and not re.match(r"^https?://[^/\s]+", self.callback_url):
+            raise ConfigError(f"{key}.callback_url", "must start with http:// or https://")
+        needs_token = any(g.kind == "kannel" for g in self.gateways)
+        if needs_token and len(self.webhook_token.reveal()) < 16:
+            raise ConfigError(
+                f"{key}.webhook_token",
+                "Kannel needs at least 16 characters (CTI_SMS_WEBHOOK_TOKEN)",
+            )
+
+
+_QUIET = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +408,13 @@ def _apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> None
             table = data.setdefault(section.name, {})
             if isinstance(table, dict):
                 _override(table, section_tp, f"CTI_{section.name.upper()}_", section.name, environ)
+    sms = data.get("sms")
+    gateways = sms.get("gateways") if isinstance(sms, dict) else None
+    if isinstance(gateways, list):
+        for index, table in enumerate(gateways):
+            if isinstance(table, dict) and isinstance(table.get("name"), str):
+                prefix = f"CTI_SMS_{_env(table['name'])}_"
+                _override(table, SmsGatewayConfig, prefix, f"sms.gateways[{index}]", environ)
     pbxes = data.get("pbx")
     if isinstance(pbxes, list):
         for index, table in enumerate(pbxes):

@@ -17,6 +17,8 @@ from cti.directory import Directory
 from cti.health import HealthRegistry
 from cti.i18n import Translations
 from cti.metrics import Metrics
+from cti.sms.service import SmsService
+from cti.sms.worker import OutboxWorker
 from cti.webapp.push import PushHub
 
 CONFIG = web.AppKey("config", Config)
@@ -32,3 +34,5 @@ FEEDS = web.AppKey("feeds", dict[str, PbxFeed])
 PUSH = web.AppKey("push", PushHub)
 DIRECTORY = web.AppKey("directory", Directory)
 TODAY = web.AppKey("today", TodayBoard)
+SMS = web.AppKey("sms", SmsService)
+SMS_WORKER = web.AppKey("sms_worker", OutboxWorker)

@@ -241,3 +241,65 @@ class AgentPeriod(Base):
     paused_reason: Mapped[str] = mapped_column(String(60))
     started_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     ended_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class SmsMessage(Base):
+    """One SMS, out or in. Outgoing ones are the outbox: a row exists before any gateway sees it."""
+
+    __tablename__ = "sms_messages"
+    __table_args__ = (
+        Index("ix_sms_messages_status_due_at", "status", "due_at"),
+        Index("ix_sms_messages_phone_created_at", "phone", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    direction: Mapped[str] = mapped_column(String(3))
+    # The caller's own key ("appointment-confirmation:42"): a second enqueue is the same message.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # Random; the only way a delivery report or the gateway refers back to this row.
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    phone: Mapped[str] = mapped_column(String(20))
+    our_number: Mapped[str] = mapped_column(String(40), default="")
+    body: Mapped[str] = mapped_column(Text)
+    template: Mapped[str] = mapped_column(String(80), default="")
+    transactional: Mapped[bool] = mapped_column(Boolean, default=True)
+    gateway: Mapped[str] = mapped_column(String(32), default="")
+    status: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str] = mapped_column(String(40), default="")
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    provider_id: Mapped[str] = mapped_column(String(64), default="", index=True)
+    error_code: Mapped[str] = mapped_column(String(32), default="")
+    error_text: Mapped[str] = mapped_column(String(500), default="")
+    segments: Mapped[int] = mapped_column(Integer, default=1)
+    encoding: Mapped[str] = mapped_column(String(8), default="GSM-7")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _now_column()
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    status_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class SmsOptOut(Base):
+    """A number that asked not to be sent messages; the row goes when it opts back in."""
+
+    __tablename__ = "sms_opt_outs"
+
+    e164: Mapped[str] = mapped_column(String(20), primary_key=True)
+    keyword: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = _now_column()
+
+
+class SmsTemplate(Base):
+    __tablename__ = "sms_templates"
+    __table_args__ = (UniqueConstraint("name", "language"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    language: Mapped[str] = mapped_column(String(16), default="")
+    body: Mapped[str] = mapped_column(Text)
+    transactional: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_utcnow, onupdate=_utcnow)

@@ -36,6 +36,11 @@ class Public:
     """Reachable without a session (the login page)."""
 
 
+class Webhook:
+    """Called by an outside system (an SMS gateway), never by a browser: no session and no CSRF
+    token; the handler must verify the caller's signature or shared token before anything else."""
+
+
 class ProbeOrRole:
     """A monitoring endpoint: the configured bearer token, or a session of at least `role`."""
 
@@ -45,8 +50,9 @@ class ProbeOrRole:
 
 ROLE_LABELS: Final = (N_("agent"), N_("supervisor"), N_("admin"))
 
-Policy = Role | Public | ProbeOrRole
+Policy = Role | Public | ProbeOrRole | Webhook
 PUBLIC: Final = Public()
+WEBHOOK: Final = Webhook()
 
 
 def requires(policy: Policy) -> Callable[[H], H]:
@@ -59,4 +65,4 @@ def requires(policy: Policy) -> Callable[[H], H]:
 
 def policy_of(handler: object) -> Policy | None:
     found = getattr(handler, POLICY_ATTR, None)
-    return found if isinstance(found, Role | Public | ProbeOrRole) else None
+    return found if isinstance(found, Role | Public | ProbeOrRole | Webhook) else None

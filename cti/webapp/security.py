@@ -15,7 +15,7 @@ from aiohttp.typedefs import Handler
 
 from cti import keys
 from cti.db.sessions import ActiveSession, find_session
-from cti.webapp.policy import ProbeOrRole, Public, Role, policy_of
+from cti.webapp.policy import ProbeOrRole, Public, Role, Webhook, policy_of
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +82,8 @@ async def access_control(request: web.Request, handler: Handler) -> web.StreamRe
         raise AccessDenied(text="This route declares no access policy.")
     if isinstance(policy, Public):
         await _load_session(request)
+        return await handler(request)
+    if isinstance(policy, Webhook):
         return await handler(request)
     if isinstance(policy, ProbeOrRole) and _bearer_ok(request):
         return await handler(request)

@@ -1,0 +1,256 @@
+"""The outbox worker: sends due messages through their gateway, each exactly once.
+
+A message is claimed under a lease before its gateway sees it, and its outcome is written as soon
+as the gateway answers. If the process dies in between, the lease runs out and the message's fate
+is unknown: a gateway that deduplicates by key gets it again; for the others it is marked failed
+with the reason, for a person to check and retry, since sending it again might send it twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import aiohttp
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from cti.config import SmsConfig
+from cti.metrics import Metrics
+from cti.sms import outbox
+from cti.sms import status as st
+from cti.sms.gateway import Gateway, GatewayError, OutgoingSms
+from cti.sms.outbox import Claimed
+from cti.sms.policy import Block, Defer, SendPolicy, decide
+from cti.sms.ratelimit import TokenBucket
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        db: async_sessionmaker[Any],
+        gateways: Mapping[str, Gateway],
+        settings: SmsConfig,
+        policy: SendPolicy,
+        zone: ZoneInfo,
+        metrics: Metrics,
+        *,
+        clock: Clock = utcnow,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self._db = db
+        self._gateways = gateways
+        self._settings = settings
+        self._policy = policy
+        self._zone = zone
+        self._metrics = metrics
+        self._clock = clock
+        self._poll = poll_seconds
+        self._owner = f"{secrets.token_hex(4)}-{int(time.time())}"
+        self._buckets = {name: TokenBucket(g.rate_per_second) for name, g in gateways.items()}
+        self._wake = asyncio.Event()
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        metrics.describe("cti_sms_sent_total", "Outgoing SMS handed to a gateway, by result.")
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="sms-outbox")
+
+    def wake(self) -> None:
+        """New work may be due: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop claiming; let the messages in flight finish so none is left unknown."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+        if self._inflight:
+            _, late = await asyncio.wait(self._inflight, timeout=grace)
+            for task in late:
+                task.cancel()
+
+    async def _run(self) -> None:
+        recover_at = 0.0
+        while not self._stopping:
+            try:
+                if time.monotonic() >= recover_at:
+                    await self._recover()
+                    recover_at = time.monotonic() + self._settings.lease_seconds / 2
+                busy = await self._claim_round()
+            except Exception:
+                logger.exception("SMS outbox: a round failed; trying again shortly")
+                busy = False
+            if busy:
+                continue
+            self._wake.clear()
+            try:
+                async with asyncio.timeout(self._next_wait()):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+
+    def _next_wait(self) -> float:
+        waits = [self._poll]
+        waits += [b.wait_time() for b in self._buckets.values() if b.available() < 1]
+        return max(0.005, min(waits))
+
+    async def _claim_round(self) -> bool:
+        """Claim and start what each gateway may send now; True if a slot and work are left."""
+        more = False
+        for name, gateway in self._gateways.items():
+            free = self._settings.concurrency - len(self._inflight)
+            bucket = self._buckets[name]
+            limit = min(free, bucket.available())
+            if limit <= 0:
+                continue
+            now = self._clock()
+            async with self._db.begin() as session:
+                rows = await outbox.claim(
+                    session, name, self._owner, limit, now, self._settings.lease_seconds
+                )
+                sendable = await self._apply_policy(session, rows, now)
+            for row in sendable:
+                bucket.take()
+                task = asyncio.create_task(self._send(gateway, row))
+                self._inflight.add(task)
+                task.add_done_callback(self._done)
+            more = more or len(rows) == limit
+        return more and len(self._inflight) < self._settings.concurrency
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        self._wake.set()
+
+    async def _apply_policy(
+        self, session: Any, rows: list[Claimed], now: datetime
+    ) -> list[Claimed]:
+        if not rows:
+            return []
+        numbers = sorted({row.phone for row in rows})
+        opted = await outbox.opted_out(session, numbers)
+        day_start = now - timedelta(hours=24)
+        counts = (
+            await outbox.sent_since(session, numbers, day_start) if self._policy.daily_cap else {}
+        )
+        sendable = []
+        for row in rows:
+            zone = self._zone_of(row.timezone)
+            verdict = decide(
+                self._policy,
+                now=now,
+                zone=zone,
+                transactional=row.transactional,
+                opted_out=row.phone in opted,
+                sent_today=counts.get(row.phone, 0),
+            )
+            if isinstance(verdict, Defer):
+                await outbox.release(
+                    session, row.id, self._owner, verdict.until, text=verdict.reason, uncount=True
+                )
+            elif isinstance(verdict, Block):
+                await outbox.finish(
+                    session, row.id, self._owner, st.BLOCKED, verdict.code, verdict.reason, now
+                )
+                self._metrics.inc("cti_sms_sent_total", gateway=row.gateway, result="blocked")
+            else:
+                counts[row.phone] = counts.get(row.phone, 0) + 1
+                sendable.append(row)
+        return sendable
+
+    def _zone_of(self, name: str) -> ZoneInfo:
+        if name:
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                pass
+        return self._zone
+
+    async def _send(self, gateway: Gateway, row: Claimed) -> None:
+        message = OutgoingSms(
+            message_id=row.id,
+            token=row.token,
+            to=row.phone,
+            body=row.body,
+            unicode=row.encoding == "UCS-2",
+            idempotency_key=row.key or f"cti-{row.token}",
+        )
+        try:
+            accepted = await gateway.send(message)
+        except GatewayError as exc:
+            await self._failed(row, exc)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            await self._failed(
+                row, GatewayError("network", str(exc) or type(exc).__name__, temporary=True)
+            )
+        except Exception as exc:
+            logger.exception("SMS %d: gateway %s failed unexpectedly", row.id, row.gateway)
+            await self._failed(row, GatewayError("error", type(exc).__name__, temporary=True))
+        else:
+            async with self._db.begin() as session:
+                await outbox.accepted(
+                    session,
+                    row.id,
+                    self._owner,
+                    accepted.provider_id,
+                    accepted.status,
+                    self._clock(),
+                )
+            self._metrics.inc("cti_sms_sent_total", gateway=row.gateway, result="accepted")
+
+    async def _failed(self, row: Claimed, exc: GatewayError) -> None:
+        now = self._clock()
+        async with self._db.begin() as session:
+            if exc.temporary and row.attempts < self._settings.max_attempts:
+                delay = self._backoff(row.attempts, exc.retry_after)
+                await outbox.release(
+                    session,
+                    row.id,
+                    self._owner,
+                    now + timedelta(seconds=delay),
+                    code=exc.code,
+                    text=exc.text,
+                )
+                result = "retry"
+            else:
+                await outbox.finish(
+                    session, row.id, self._owner, st.FAILED, exc.code, exc.text, now
+                )
+                result = "failed"
+        logger.warning("SMS %d via %s: %s (%s)", row.id, row.gateway, exc, result)
+        self._metrics.inc("cti_sms_sent_total", gateway=row.gateway, result=result)
+
+    def _backoff(self, attempts: int, retry_after: float | None) -> float:
+        base = self._settings.retry_seconds * 2.0 ** (attempts - 1)
+        delay = min(self._settings.retry_max_seconds, base) * random.uniform(0.8, 1.2)
+        return max(delay, retry_after or 0.0)
+
+    async def _recover(self) -> None:
+        now = self._clock()
+        async with self._db.begin() as session:
+            for message_id, name in await outbox.expired(session, now):
+                gateway = self._gateways.get(name)
+                resend = gateway is not None and gateway.idempotent
+                await outbox.recover(session, message_id, now, resend=resend)
+                if not resend:
+                    logger.warning(
+                        "SMS %d: interrupted while being handed to %s; marked failed, not resent",
+                        message_id,
+                        name,
+                    )
