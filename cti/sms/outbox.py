@@ -340,3 +340,24 @@ async def report(
             .values(**values)
         )
     return True
+
+
+async def listing(session: AsyncSession, status: str, limit: int = 200) -> list[SmsMessage]:
+    """Outgoing messages in one status, latest first, for the admin's outbox view."""
+    return list(
+        await session.scalars(
+            select(SmsMessage)
+            .where(SmsMessage.direction == "out", SmsMessage.status == status)
+            .order_by(SmsMessage.created_at.desc(), SmsMessage.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+async def status_counts(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(
+        select(SmsMessage.status, func.count())
+        .where(SmsMessage.direction == "out")
+        .group_by(SmsMessage.status)
+    )
+    return {status: count for status, count in rows}

@@ -12,6 +12,7 @@ from cti.core.numbers import Number, NumberRules, normalize
 from cti.customer_fields import TEXT_FIELDS, clean
 from cti.db import customers
 from cti.errors import DomainError, NotFoundError
+from cti.sms import template_store
 from cti.webapp.policy import Role, requires
 from cti.webapp.render import render
 
@@ -102,21 +103,36 @@ async def create(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(location=f"/customers/{customer_id}")
 
 
-async def _show(
-    request: web.Request, customer_id: int, error: str = "", status: int = 200
+async def customer_page(
+    request: web.Request,
+    customer_id: int,
+    error: str = "",
+    status: int = 200,
+    sms_error: str = "",
 ) -> web.StreamResponse:
+    """The customer card, with the error of a form that did not go through."""
+    sms = request.app[keys.SMS]
     async with request.app[keys.DB]() as session:
         cards = await customers.load_cards(session, [customer_id], calls=20)
         phone_ids = await customers.phone_ids(session, customer_id)
+        template_names = await template_store.names(session)
     if not cards:
         raise NotFoundError(f"no customer {customer_id}")
-    context = {"card": cards[0], "phone_ids": phone_ids, "error": error}
+    context = {
+        "card": cards[0],
+        "phone_ids": phone_ids,
+        "error": error,
+        "sms_error": sms_error,
+        "sms_history": await sms.history(customer_id),
+        "opted_out": [e164 for e164 in phone_ids if await sms.opted_out(e164)],
+        "sms_templates": template_names,
+    }
     return await render(request, "customer.html", context, status=status)
 
 
 @requires(Role.AGENT)
 async def view(request: web.Request) -> web.StreamResponse:
-    return await _show(request, _customer_id(request))
+    return await customer_page(request, _customer_id(request))
 
 
 @requires(Role.AGENT)
@@ -130,7 +146,7 @@ async def edit(request: web.Request) -> web.StreamResponse:
     except DomainError as error:
         if isinstance(error, NotFoundError):
             raise
-        return await _show(request, customer_id, str(error), 400)
+        return await customer_page(request, customer_id, str(error), 400)
     raise web.HTTPSeeOther(location=f"/customers/{customer_id}")
 
 
@@ -147,7 +163,7 @@ async def add_phone(request: web.Request) -> web.StreamResponse:
     except DomainError as error:
         if isinstance(error, NotFoundError):
             raise
-        return await _show(request, customer_id, str(error), 400)
+        return await customer_page(request, customer_id, str(error), 400)
     raise web.HTTPSeeOther(location=f"/customers/{customer_id}")
 
 
@@ -168,12 +184,14 @@ async def merge(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     other = str(form.get("other", "")).strip()
     if not other.isdigit():
-        return await _show(request, customer_id, "give the number of the duplicate customer", 400)
+        return await customer_page(
+            request, customer_id, "give the number of the duplicate customer", 400
+        )
     try:
         async with request.app[keys.DB].begin() as session:
             await customers.merge(session, customer_id, int(other))
     except DomainError as error:
-        return await _show(request, customer_id, str(error), 400)
+        return await customer_page(request, customer_id, str(error), 400)
     raise web.HTTPSeeOther(location=f"/customers/{customer_id}")
 
 

@@ -14,6 +14,7 @@ from cti.webapp import (
     health,
     pages,
     reports,
+    sms_pages,
     tiles,
 )
 from cti.webapp.render import asset_root
@@ -30,4 +31,5 @@ def setup_routes(app: web.Application) -> None:
     calls.setup(app)
     reports.setup(app)
     tiles.setup(app)
+    sms_pages.setup(app)
     app.router.add_static("/static", asset_root() / "static", name="static")
