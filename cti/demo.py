@@ -11,12 +11,21 @@ from typing import Final
 from sqlalchemy import func, select
 
 from cti.app import run
-from cti.config import Config, DatabaseConfig, NumbersConfig, PbxConfig, Secret, ServerConfig
+from cti.config import (
+    Config,
+    DatabaseConfig,
+    NumbersConfig,
+    PbxConfig,
+    Secret,
+    ServerConfig,
+    SmsConfig,
+)
 from cti.db import migrate, users
 from cti.db.engine import create_engine, sessionmaker
 from cti.db.models import Customer, User
 from cti.demo_data import write_customers_csv
 from cti.importer import import_customers
+from cti.sms import template_store
 
 DEMO_CUSTOMERS: Final = 500
 # Demo-only credentials, printed at start-up; real deployments use `cti user add`.
@@ -28,6 +37,18 @@ DEMO_USERS: Final = (
     ("bo", "王博", "agent", "demo-agent-2", "zh_Hans", ("Local/agent2@agents",)),
     ("carol", "Carol Agent", "agent", "demo-agent-3", "en", ("Local/agent3@agents",)),
     ("dave", "Dave Agent", "agent", "demo-agent-4", "en", ("Local/agent4@agents",)),
+)
+
+
+DEMO_TEMPLATES: Final = (
+    ("call-thanks", "", "Thank you for calling {{ center }}, {{ salutation }} {{ name }}."),
+    ("call-thanks", "zh", "{{ name }}，感谢您致电{{ center }}。"),
+    (
+        "appointment-reminder",
+        "",
+        "Reminder: your appointment at {{ center }} is on {{ appointment_date }} at "
+        "{{ appointment_time }}.",
+    ),
 )
 
 
@@ -45,6 +66,7 @@ def demo_config(data_dir: Path, port: int) -> Config:
         database=database,
         pbx=[simulator],
         numbers=NumbersConfig(default_region="FR"),
+        sms=SmsConfig(center_name="Hôtel du Port"),
     )
 
 
@@ -68,6 +90,9 @@ async def seed(config: Config, data_dir: Path) -> None:
                         devices=devices,
                     )
             customers = await session.scalar(select(func.count()).select_from(Customer))
+            if not await template_store.all_templates(session):
+                for name, language, body in DEMO_TEMPLATES:
+                    await template_store.save(session, name, language, body, transactional=True)
         if customers == 0:
             path = write_customers_csv(data_dir / "demo-customers.csv", DEMO_CUSTOMERS)
             await import_customers(db, path, region="FR")
