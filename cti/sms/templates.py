@@ -15,6 +15,7 @@ from typing import Final
 
 import jinja2
 import jinja2.meta
+import jinja2.nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from cti.errors import DomainError
@@ -116,12 +117,60 @@ def _compile(body: str) -> _Compiled:
                 f" use one of: {_placeholders(sorted(VARIABLES))}",
                 {"placeholders": ", ".join(unknown)},
             )
+        _allow_only_simple_expressions(tree)
         # Compiling is what finds an unknown filter or test.
         return _Compiled(_ENV.from_string(tree), placeholders)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(
             f"line {exc.lineno}: {exc.message}", {"line": str(exc.lineno)}
         ) from None
+
+
+# What an SMS template needs: text, placeholders, conditions and a few text filters. The sandbox
+# keeps Python's internals out of reach but not `{{ name * 999999999 }}`, a loop or
+# `center(10**9)`, any of which would stall the one process that also pops calls.
+_ALLOWED_NODES: Final = (
+    jinja2.nodes.Template,
+    jinja2.nodes.Output,
+    jinja2.nodes.TemplateData,
+    jinja2.nodes.Name,
+    jinja2.nodes.Const,
+    jinja2.nodes.If,
+    jinja2.nodes.CondExpr,
+    jinja2.nodes.Compare,
+    jinja2.nodes.Operand,
+    jinja2.nodes.And,
+    jinja2.nodes.Or,
+    jinja2.nodes.Not,
+    jinja2.nodes.Concat,
+    jinja2.nodes.Filter,
+    jinja2.nodes.Test,
+)
+_ALLOWED_FILTERS: Final = frozenset(
+    {"upper", "lower", "title", "capitalize", "trim", "default", "d", "replace", "truncate"}
+)
+
+
+def _allow_only_simple_expressions(tree: jinja2.nodes.Template) -> None:
+    for node in tree.find_all(jinja2.nodes.Node):
+        if not isinstance(node, _ALLOWED_NODES):
+            raise TemplateError(
+                f"line {node.lineno}: SMS templates allow placeholders, if/else and the filters "
+                f"{', '.join(sorted(_ALLOWED_FILTERS))}; not {type(node).__name__.lower()}"
+            )
+        if isinstance(node, jinja2.nodes.Filter) and node.name not in _ALLOWED_FILTERS:
+            raise TemplateError(f"line {node.lineno}: the filter {node.name!r} is not allowed")
+        if (
+            isinstance(node, jinja2.nodes.Filter)
+            and node.name == "truncate"
+            and any(
+                isinstance(arg, jinja2.nodes.Const)
+                and isinstance(arg.value, int)
+                and arg.value > 1600
+                for arg in node.args
+            )
+        ):
+            raise TemplateError(f"line {node.lineno}: truncate to at most 1600 characters")
 
 
 def _placeholders(names: Iterable[str]) -> str:
