@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -103,6 +104,7 @@ async def test_a_known_customer_pops_with_name_and_last_call(page: Page, floor: 
     await expect(card.get_by_test_id("customer-name")).to_have_text("Ms Jane Roe", timeout=10_000)
     await expect(card).to_contain_text("Prefers mornings")
     await expect(card.get_by_test_id("last-calls")).to_contain_text("ordered the blue one")
+    await expect(card.get_by_test_id("card-sms")).to_have_attribute("href", re.compile(r"#sms$"))
     await expect(page.get_by_test_id("wrapup")).to_be_visible(timeout=10_000)
     await call
 

@@ -36,6 +36,7 @@
     const name = field(card, "name");
     name.textContent = [customer.salutation, customer.name].filter(Boolean).join(" ");
     name.href = `/customers/${customer.id}`;
+    field(card, "sms").href = `/customers/${customer.id}#sms`;
     field(card, "vip").hidden = !customer.vip;
     field(card, "segment").textContent = customer.segment;
     field(card, "tags").textContent = customer.tags.join(" · ");
