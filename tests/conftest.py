@@ -16,7 +16,7 @@ from cti.config import DatabaseConfig
 from cti.db import migrate
 from cti.db.engine import create_engine, sessionmaker
 
-pytest_plugins = ("tests.webtools",)
+pytest_plugins = ("tests.webtools", "tests.sms.peers")
 
 POSTGRES_DSN = os.environ.get("CTI_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
