@@ -143,7 +143,8 @@ class SmsGatewayConfig:
     account_sid: str = ""
     auth_token: Secret = field(default_factory=lambda: Secret(""))
     messaging_service_sid: str = ""
-    # kannel: the sendsms URL; http: the request URL template
+    # kannel: the sendsms URL; http: the request URL template; twilio: a Twilio-compatible API
+    # instead of Twilio's own (a test double)
     url: str = ""
     username: str = ""
     password: Secret = field(default_factory=lambda: Secret(""))
@@ -175,7 +176,7 @@ class SmsGatewayConfig:
                 raise ConfigError(f"{key}.auth_token", f"required (or set {env}AUTH_TOKEN)")
             if not (self.sender or self.messaging_service_sid):
                 raise ConfigError(f"{key}.sender", "set a sender or a messaging_service_sid")
-        if self.kind in ("kannel", "http"):
+        if self.kind in ("kannel", "http") or self.url:
             if not re.match(r"^https?://", self.url):
                 raise ConfigError(f"{key}.url", "must start with http:// or https://")
         if self.kind == "kannel" and not (self.username and self.password):

@@ -9,6 +9,7 @@ import aiohttp
 from cti.config import SmsConfig, SmsGatewayConfig
 from cti.sms.gateway import Gateway
 from cti.sms.log_gateway import LogGateway
+from cti.sms.twilio_gateway import TwilioGateway
 
 DEFAULT = SmsGatewayConfig(name="log", kind="log", rate_per_second=0)
 
@@ -33,4 +34,7 @@ def _one(
 ) -> Gateway:
     if config.kind == "log":
         return LogGateway(config.name, config.sender, config.rate_per_second)
+    if config.kind == "twilio":
+        status_url = f"{callback_base}/sms/twilio/{config.name}/status"
+        return TwilioGateway(config, status_url)
     raise NotImplementedError(f"SMS gateway kind {config.kind!r}")

@@ -44,6 +44,9 @@ class InboundSms:
     sender: str
     recipient: str
     body: str
+    # Keywords the provider answers itself (Twilio confirms STOP, START and HELP on long codes):
+    # acted on, but not answered a second time.
+    answered_by_provider: frozenset[str] = frozenset()
 
 
 class SmsService:
@@ -198,6 +201,8 @@ class SmsService:
             reply = None
             if keyword is not None and number.known:
                 reply = await self._keyword(session, keyword, phone, customer_id, body)
+                if body.strip().upper() in inbound.answered_by_provider:
+                    reply = None
             if reply is not None:
                 await outbox.enqueue(
                     session,

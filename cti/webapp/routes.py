@@ -16,6 +16,7 @@ from cti.webapp import (
     reports,
     sms_pages,
     tiles,
+    twilio_hooks,
 )
 from cti.webapp.render import asset_root
 
@@ -32,4 +33,5 @@ def setup_routes(app: web.Application) -> None:
     reports.setup(app)
     tiles.setup(app)
     sms_pages.setup(app)
+    twilio_hooks.setup(app)
     app.router.add_static("/static", asset_root() / "static", name="static")
