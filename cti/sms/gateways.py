@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from urllib.parse import quote
 
 import aiohttp
 
 from cti.config import SmsConfig, SmsGatewayConfig
 from cti.sms.gateway import Gateway
+from cti.sms.http_gateway import HttpGateway
+from cti.sms.kannel_gateway import KannelGateway
 from cti.sms.log_gateway import LogGateway
 from cti.sms.twilio_gateway import TwilioGateway
 
@@ -37,4 +40,9 @@ def _one(
     if config.kind == "twilio":
         status_url = f"{callback_base}/sms/twilio/{config.name}/status"
         return TwilioGateway(config, status_url)
-    raise NotImplementedError(f"SMS gateway kind {config.kind!r}")
+    if config.kind == "kannel":
+        key = quote(settings.webhook_token.reveal(), safe="")
+        dlr_url = f"{callback_base}/sms/kannel/{config.name}/dlr?key={key}"
+        return KannelGateway(config, http, dlr_url)
+    # The message token in the status URL is what authenticates a generic provider's report.
+    return HttpGateway(config, http, f"{callback_base}/sms/http/{config.name}/status")

@@ -320,26 +320,25 @@ async def report(
 ) -> bool:
     """Apply a gateway's delivery report found by our token or the provider's id; only a status
     that moves the message forward changes it. Whether the message is known."""
-    where = SmsMessage.token == token if token else SmsMessage.provider_id == provider_id
-    found = (
-        await session.execute(
-            select(SmsMessage.id, SmsMessage.status).where(where, SmsMessage.direction == "out")
-        )
-    ).first()
-    if found is None:
+    if not (token or provider_id):
         return False
-    message_id, current = found
-    if st.advances(current, status):
-        values: dict[str, object] = {"status": status, "status_at": now}
-        if code or text:
-            values.update(error_code=code[:32], error_text=text[:500])
-        # The condition on the old status keeps a concurrent report from being overwritten.
-        await session.execute(
-            update(SmsMessage)
-            .where(SmsMessage.id == message_id, SmsMessage.status == current)
-            .values(**values)
-        )
-    return True
+    where = SmsMessage.token == token if token else SmsMessage.provider_id == provider_id
+    values: dict[str, object] = {"status": status, "status_at": now}
+    if code or text:
+        values.update(error_code=code[:32], error_text=text[:500])
+    # One statement, conditioned on the status being behind: of two reports racing (an SMSC's ack
+    # and the delivery arrive in the same millisecond), the later status wins whatever the order.
+    moved = await session.execute(
+        update(SmsMessage)
+        .where(where, SmsMessage.direction == "out", SmsMessage.status.in_(st.behind(status)))
+        .values(**values)
+    )
+    if moved.rowcount:  # type: ignore[attr-defined]
+        return True
+    known = await session.scalar(
+        select(SmsMessage.id).where(where, SmsMessage.direction == "out").limit(1)
+    )
+    return known is not None
 
 
 async def listing(session: AsyncSession, status: str, limit: int = 200) -> list[SmsMessage]:

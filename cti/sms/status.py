@@ -36,6 +36,6 @@ REPORTED: Final = frozenset({QUEUED, SENT, DELIVERED, UNDELIVERED, FAILED})
 COUNTED: Final = frozenset({QUEUED, SENT, DELIVERED, UNDELIVERED})
 
 
-def advances(current: str, reported: str) -> bool:
-    """Whether moving from `current` to `reported` goes forward."""
-    return _RANK[reported] > _RANK[current]
+def behind(status: str) -> frozenset[str]:
+    """The statuses a message may be in for `status` to move it forward."""
+    return frozenset(s for s, rank in _RANK.items() if rank < _RANK[status])

@@ -12,6 +12,8 @@ from cti.webapp import (
     customers,
     floor,
     health,
+    http_hooks,
+    kannel_hooks,
     pages,
     reports,
     sms_pages,
@@ -33,5 +35,7 @@ def setup_routes(app: web.Application) -> None:
     reports.setup(app)
     tiles.setup(app)
     sms_pages.setup(app)
+    http_hooks.setup(app)
     twilio_hooks.setup(app)
+    kannel_hooks.setup(app)
     app.router.add_static("/static", asset_root() / "static", name="static")

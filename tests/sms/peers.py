@@ -337,6 +337,10 @@ keyword = default
 catch-all = yes
 get-url = "{get_url}"
 omit-empty = true
+# Lets the app answer in UCS-2 (X-Kannel-Coding: 2): a Chinese reply would arrive as "??".
+accept-x-kannel-headers = true
+max-messages = 10
+concatenation = true
 """
 
 

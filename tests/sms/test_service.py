@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -179,3 +180,17 @@ async def test_delivery_reports_only_move_forward(sms: Sms, db: async_sessionmak
     assert not await sms.service.report("delivered", token="no-such-token")
     with pytest.raises(DomainError, match="unknown delivery status"):
         await sms.service.report("teleported", token=token)
+
+
+async def test_racing_reports_end_at_the_furthest_status(
+    sms: Sms, db: async_sessionmaker[Any]
+) -> None:
+    # An SMSC's ack and the delivery often arrive within the same millisecond, in either order.
+    ids = [(await sms.service.send(MOBILE, f"hello {n}")).id for n in range(10)]
+    await settled(sms, db)
+    tokens = [(await message(db, i)).token for i in ids]
+    await asyncio.gather(
+        *(sms.service.report(status, token=t) for t in tokens for status in ("sent", "delivered")),
+        *(sms.service.report(status, token=t) for t in tokens for status in ("delivered", "sent")),
+    )
+    assert {(await message(db, i)).status for i in ids} == {"delivered"}
