@@ -11,8 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -59,49 +58,82 @@ def new_token() -> str:
 
 async def enqueue(session: AsyncSession, sms: NewSms, now: datetime) -> tuple[int, bool]:
     """The message's id, and whether this call created it (False: its key was already there)."""
-    if sms.key is not None:
-        found = await _by_key(session, sms.key)
-        if found is not None:
-            return found, False
-    row = SmsMessage(
-        direction=sms.direction,
-        idempotency_key=sms.key,
-        token=new_token(),
-        customer_id=sms.customer_id,
-        phone=sms.phone,
-        our_number=sms.our_number,
-        body=sms.body,
-        template=sms.template,
-        transactional=sms.transactional,
-        gateway=sms.gateway,
-        status=sms.status,
-        due_at=sms.due_at or now,
-        sent_at=None if sms.status == st.PENDING else now,
-        created_by=sms.created_by,
-        created_at=now,
-        segments=sms.segments,
-        encoding=sms.encoding,
-    )
-    try:
-        async with session.begin_nested():
-            session.add(row)
-            await session.flush()
-    except IntegrityError:
-        # Another request enqueued the same key between our look and our insert.
-        if sms.key is None:
-            raise
-        found = await _by_key(session, sms.key)
-        if found is None:
-            raise
-        return found, False
-    return row.id, True
+    return (await enqueue_many(session, [sms], now))[0]
 
 
-async def _by_key(session: AsyncSession, key: str) -> int | None:
-    found: int | None = await session.scalar(
-        select(SmsMessage.id).where(SmsMessage.idempotency_key == key)
-    )
-    return found
+async def enqueue_many(
+    session: AsyncSession, messages: Sequence[NewSms], now: datetime
+) -> list[tuple[int, bool]]:
+    """Store many messages in one statement; per message, its id and whether it is new. A key
+    already stored, or repeated in `messages`, names the message stored first. If another
+    transaction stores one of these keys at the same moment, this raises IntegrityError: run the
+    transaction again.
+
+    No savepoint: on SQLite a read inside a transaction that then writes cannot wait for another
+    writer's lock and fails at once ("database is locked")."""
+    keys = [m.key for m in messages if m.key is not None]
+    known: dict[str, int] = {}
+    if keys:
+        rows = await session.execute(
+            select(SmsMessage.idempotency_key, SmsMessage.id).where(
+                SmsMessage.idempotency_key.in_(keys)
+            )
+        )
+        known = {key: message_id for key, message_id in rows if key is not None}
+    tokens: list[str | None] = []
+    values: list[dict[str, object]] = []
+    claimed_keys: set[str] = set()
+    for message in messages:
+        if message.key is not None and (message.key in known or message.key in claimed_keys):
+            tokens.append(None)
+            continue
+        if message.key is not None:
+            claimed_keys.add(message.key)
+        fresh_token = new_token()
+        tokens.append(fresh_token)
+        values.append(_row(message, fresh_token, now))
+    ids: dict[str, int] = {}
+    if values:
+        await session.execute(insert(SmsMessage), values)
+        fresh = [t for t in tokens if t is not None]
+        stored = await session.execute(
+            select(SmsMessage.token, SmsMessage.id).where(SmsMessage.token.in_(fresh))
+        )
+        ids = {token: message_id for token, message_id in stored}
+        for message, made in zip(messages, tokens, strict=True):
+            if made is not None and message.key is not None:
+                known[message.key] = ids[made]
+    return [
+        (ids[token], True) if token is not None else (known[message.key or ""], False)
+        for message, token in zip(messages, tokens, strict=True)
+    ]
+
+
+def _row(sms: NewSms, token: str, now: datetime) -> dict[str, object]:
+    return {
+        "direction": sms.direction,
+        "idempotency_key": sms.key,
+        "token": token,
+        "customer_id": sms.customer_id,
+        "phone": sms.phone,
+        "our_number": sms.our_number,
+        "body": sms.body,
+        "template": sms.template,
+        "transactional": sms.transactional,
+        "gateway": sms.gateway,
+        "status": sms.status,
+        "due_at": sms.due_at or now,
+        "attempts": 0,
+        "lease_owner": "",
+        "provider_id": "",
+        "error_code": "",
+        "error_text": "",
+        "sent_at": None if sms.status == st.PENDING else now,
+        "created_by": sms.created_by,
+        "created_at": now,
+        "segments": sms.segments,
+        "encoding": sms.encoding,
+    }
 
 
 async def claim(

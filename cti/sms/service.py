@@ -3,14 +3,15 @@ delivery report. Sending only ever writes to the outbox; the worker does the res
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import phonenumbers
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cti.bus import EventBus
 from cti.core.numbers import NumberRules, normalize
@@ -27,6 +28,7 @@ from cti.sms.routing import Router
 from cti.sms.templates import render
 
 MAX_SEGMENTS = 10
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,18 @@ class Queued:
     id: int
     # False when a message with the same idempotency key was already there.
     created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SmsRequest:
+    to: str
+    body: str
+    key: str | None = None
+    customer_id: int | None = None
+    template: str = ""
+    transactional: bool = True
+    created_by: int | None = None
+    due_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +109,31 @@ class SmsService:
         created_by: int | None = None,
         due_at: datetime | None = None,
     ) -> Queued:
-        phone = self.phone(to)
-        body = body.strip()
+        request = SmsRequest(
+            to, body, key, customer_id, template, transactional, created_by, due_at
+        )
+        return (await self.send_many([request]))[0]
+
+    async def send_many(self, requests: Sequence[SmsRequest]) -> list[Queued]:
+        """Store messages in the outbox in one transaction (a campaign, a day's reminders): all
+        of them, or none and a DomainError naming the first one that cannot be sent."""
+        prepared = []
+        for index, request in enumerate(requests):
+            try:
+                prepared.append(self._prepare(request))
+            except DomainError as error:
+                if len(requests) == 1:
+                    raise
+                raise DomainError(f"message {index + 1}: {error}") from None
+        now = self._clock()
+        stored = await self._retrying(lambda session: outbox.enqueue_many(session, prepared, now))
+        if any(created for _, created in stored):
+            self._wake()
+        return [Queued(message_id, created) for message_id, created in stored]
+
+    def _prepare(self, request: SmsRequest) -> NewSms:
+        phone = self.phone(request.to)
+        body = request.body.strip()
         if not body:
             raise DomainError("the message is empty")
         encoding = analyse(body)
@@ -104,28 +141,24 @@ class SmsService:
             raise DomainError(
                 f"the message needs {encoding.segments} SMS segments; at most {MAX_SEGMENTS}"
             )
+        key = request.key
         if key is not None and not 0 < len(key) <= 200:
             raise DomainError("an idempotency key is 1-200 characters")
         gateway = self._router.route(phone)
-        new = NewSms(
+        return NewSms(
             phone=phone,
             body=body,
             gateway=gateway.name,
             our_number=gateway.sender,
             key=key,
-            customer_id=customer_id,
-            template=template,
-            transactional=transactional,
-            created_by=created_by,
-            due_at=due_at,
+            customer_id=request.customer_id,
+            template=request.template,
+            transactional=request.transactional,
+            created_by=request.created_by,
+            due_at=request.due_at,
             segments=encoding.segments,
             encoding=encoding.scheme,
         )
-        async with self._db.begin() as session:
-            message_id, created = await outbox.enqueue(session, new, self._clock())
-        if created:
-            self._wake()
-        return Queued(message_id, created)
 
     async def send_template(
         self,
@@ -179,7 +212,8 @@ class SmsService:
         body = inbound.body[:5000]
         now = self._clock()
         keyword = classify(body)
-        async with self._db.begin() as session:
+
+        async def store(session: AsyncSession) -> tuple[int, int | None, str | None] | None:
             found = await customers.find_by_number(session, number, self._suffix_digits)
             customer_id = found[0] if found else None
             message_id, created = await outbox.enqueue(
@@ -204,6 +238,7 @@ class SmsService:
                 if body.strip().upper() in inbound.answered_by_provider:
                     reply = None
             if reply is not None:
+                encoding = analyse(reply)
                 await outbox.enqueue(
                     session,
                     NewSms(
@@ -214,14 +249,30 @@ class SmsService:
                         key=f"reply:{message_id}",
                         customer_id=customer_id,
                         status=st.SENT,
-                        segments=analyse(reply).segments,
-                        encoding=analyse(reply).scheme,
+                        segments=encoding.segments,
+                        encoding=encoding.scheme,
                     ),
                     now,
                 )
+            return message_id, customer_id, reply
+
+        stored = await self._retrying(store)
+        if stored is None:
+            return None
+        message_id, customer_id, reply = stored
         if keyword is None:
             self._bus.publish(SmsReceived(message_id, customer_id, phone, body))
         return reply
+
+    async def _retrying(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run `work` in a transaction; once more if a concurrent one stored the same key first
+        (a gateway retrying a webhook, two clicks on Send)."""
+        try:
+            async with self._db.begin() as session:
+                return await work(session)
+        except IntegrityError:
+            async with self._db.begin() as session:
+                return await work(session)
 
     async def _keyword(
         self, session: Any, keyword: Keyword, phone: str, customer_id: int | None, body: str

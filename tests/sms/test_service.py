@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from cti.errors import DomainError
 from cti.sms.events import SmsReceived
-from cti.sms.service import InboundSms
+from cti.sms.service import InboundSms, SmsRequest
 from tests.sms.smstools import Sms, add_customer, make_sms, message, messages, settled
 
 MOBILE = "+8613800138000"
@@ -194,3 +194,30 @@ async def test_racing_reports_end_at_the_furthest_status(
         *(sms.service.report(status, token=t) for t in tokens for status in ("delivered", "sent")),
     )
     assert {(await message(db, i)).status for i in ids} == {"delivered"}
+
+
+async def test_many_messages_are_stored_at_once_each_key_once(
+    sms: Sms, db: async_sessionmaker[Any]
+) -> None:
+    first = await sms.service.send(MOBILE, "Reminder", key="reminder:1")
+    batch = await sms.service.send_many(
+        [
+            SmsRequest(MOBILE, "Reminder", key="reminder:1"),
+            SmsRequest("+8613900139000", "Reminder", key="reminder:2"),
+            SmsRequest("+8613900139000", "Reminder again", key="reminder:2"),
+            SmsRequest("+8613700137000", "No key"),
+        ]
+    )
+    assert [q.created for q in batch] == [False, True, False, True]
+    assert batch[0].id == first.id
+    assert batch[2].id == batch[1].id
+    rows = await settled(sms, db)
+    assert sorted(r.body for r in rows) == ["No key", "Reminder", "Reminder"]
+
+
+async def test_a_batch_with_one_bad_number_is_refused_whole(
+    sms: Sms, db: async_sessionmaker[Any]
+) -> None:
+    with pytest.raises(DomainError, match="message 2: 'nobody' is not a phone number"):
+        await sms.service.send_many([SmsRequest(MOBILE, "a"), SmsRequest("nobody", "b")])
+    assert await messages(db) == []
