@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func, insert, select, update
+from sqlalchemy import Table, and_, bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -217,25 +217,47 @@ def _held(message_id: int, owner: str) -> tuple[ColumnElement[bool], ...]:
     )
 
 
-async def accepted(
-    session: AsyncSession, message_id: int, owner: str, provider_id: str, status: str, now: datetime
-) -> bool:
-    # A fast provider's delivery report may have arrived first and moved the status on already.
-    result = await session.execute(
-        update(SmsMessage)
-        .where(SmsMessage.id == message_id, SmsMessage.lease_owner == owner)
-        .values(
-            status=case((SmsMessage.status == st.SENDING, status), else_=SmsMessage.status),
-            provider_id=provider_id,
-            sent_at=now,
-            status_at=now,
-            lease_owner="",
-            lease_until=None,
-            error_code="",
-            error_text="",
-        )
+_TABLE: Table = SmsMessage.__table__  # type: ignore[assignment]
+# Built once: the worker records every accepted message through it, many at a time. A fast
+# provider's delivery report may have arrived first and moved the status on already.
+_ACCEPTED = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("m_id"), _TABLE.c.lease_owner == bindparam("m_owner"))
+    .values(
+        status=case((_TABLE.c.status == st.SENDING, bindparam("m_status")), else_=_TABLE.c.status),
+        provider_id=bindparam("m_provider"),
+        sent_at=bindparam("m_at"),
+        status_at=bindparam("m_at"),
+        lease_owner="",
+        lease_until=None,
+        error_code="",
+        error_text="",
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Acceptance:
+    message_id: int
+    provider_id: str
+    status: str
+    at: datetime
+
+
+async def accepted(session: AsyncSession, owner: str, done: Sequence[Acceptance]) -> None:
+    await session.execute(
+        _ACCEPTED,
+        [
+            {
+                "m_id": a.message_id,
+                "m_owner": owner,
+                "m_status": a.status,
+                "m_provider": a.provider_id,
+                "m_at": a.at,
+            }
+            for a in done
+        ],
+    )
 
 
 async def release(

@@ -25,7 +25,7 @@ from cti.config import SmsConfig
 from cti.metrics import Metrics
 from cti.sms import outbox
 from cti.sms import status as st
-from cti.sms.gateway import Gateway, GatewayError, OutgoingSms
+from cti.sms.gateway import Accepted, Gateway, GatewayError, OutgoingSms
 from cti.sms.outbox import Claimed
 from cti.sms.policy import Block, Defer, SendPolicy, decide
 from cti.sms.ratelimit import TokenBucket
@@ -66,10 +66,18 @@ class OutboxWorker:
         self._inflight: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        # Gateways' answers wait here for the writer, which records them many at a time.
+        self._answers: list[tuple[Claimed, Accepted | GatewayError, datetime]] = []
+        self._answered = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        # One writer at a time: on SQLite, writers that wait inside the database sleep in steps
+        # of up to 100 ms; waiting here costs nothing.
+        self._writing = asyncio.Lock()
         metrics.describe("cti_sms_sent_total", "Outgoing SMS handed to a gateway, by result.")
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="sms-outbox")
+        self._writer = asyncio.create_task(self._write_answers(), name="sms-outbox-writer")
 
     def wake(self) -> None:
         """New work may be due: look now rather than at the next poll."""
@@ -85,6 +93,9 @@ class OutboxWorker:
             _, late = await asyncio.wait(self._inflight, timeout=grace)
             for task in late:
                 task.cancel()
+        self._answered.set()
+        if self._writer is not None:
+            await self._writer
 
     async def _run(self) -> None:
         recover_at = 0.0
@@ -116,12 +127,15 @@ class OutboxWorker:
         more = False
         for name, gateway in self._gateways.items():
             free = self._settings.concurrency - len(self._inflight)
+            # Claiming for every slot that frees up would cost a round per message.
+            if free < self._settings.concurrency // 2 and self._inflight:
+                break
             bucket = self._buckets[name]
             limit = min(free, bucket.available())
             if limit <= 0:
                 continue
             now = self._clock()
-            async with self._db.begin() as session:
+            async with self._writing, self._db.begin() as session:
                 rows = await outbox.claim(
                     session, name, self._owner, limit, now, self._settings.lease_seconds
                 )
@@ -191,48 +205,66 @@ class OutboxWorker:
             unicode=row.encoding == "UCS-2",
             idempotency_key=row.key or f"cti-{row.token}",
         )
+        answer: Accepted | GatewayError
         try:
-            accepted = await gateway.send(message)
+            answer = await gateway.send(message)
         except GatewayError as exc:
-            await self._failed(row, exc)
+            answer = exc
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            await self._failed(
-                row, GatewayError("network", str(exc) or type(exc).__name__, temporary=True)
-            )
+            answer = GatewayError("network", str(exc) or type(exc).__name__, temporary=True)
         except Exception as exc:
             logger.exception("SMS %d: gateway %s failed unexpectedly", row.id, row.gateway)
-            await self._failed(row, GatewayError("error", type(exc).__name__, temporary=True))
-        else:
-            async with self._db.begin() as session:
-                await outbox.accepted(
-                    session,
-                    row.id,
-                    self._owner,
-                    accepted.provider_id,
-                    accepted.status,
-                    self._clock(),
-                )
-            self._metrics.inc("cti_sms_sent_total", gateway=row.gateway, result="accepted")
+            answer = GatewayError("error", type(exc).__name__, temporary=True)
+        self._answers.append((row, answer, self._clock()))
+        self._answered.set()
 
-    async def _failed(self, row: Claimed, exc: GatewayError) -> None:
-        now = self._clock()
-        async with self._db.begin() as session:
-            if exc.temporary and row.attempts < self._settings.max_attempts:
-                delay = self._backoff(row.attempts, exc.retry_after)
-                await outbox.release(
-                    session,
-                    row.id,
-                    self._owner,
-                    now + timedelta(seconds=delay),
-                    code=exc.code,
-                    text=exc.text,
-                )
-                result = "retry"
+    async def _write_answers(self) -> None:
+        """Record the gateways' answers as they come, all that arrived meanwhile in one go."""
+        while True:
+            await self._answered.wait()
+            self._answered.clear()
+            batch, self._answers = self._answers, []
+            if batch:
+                try:
+                    async with self._writing, self._db.begin() as session:
+                        await self._record(session, batch)
+                except Exception:
+                    # The rows keep their lease: once it runs out they are recovered like a crash.
+                    logger.exception("SMS outbox: could not record %d answers", len(batch))
+            if self._stopping and not self._inflight and not self._answers:
+                return
+
+    async def _record(
+        self, session: Any, batch: list[tuple[Claimed, Accepted | GatewayError, datetime]]
+    ) -> None:
+        done = [
+            outbox.Acceptance(row.id, answer.provider_id, answer.status, at)
+            for row, answer, at in batch
+            if isinstance(answer, Accepted)
+        ]
+        if done:
+            await outbox.accepted(session, self._owner, done)
+        for row, answer, at in batch:
+            if isinstance(answer, Accepted):
+                self._metrics.inc("cti_sms_sent_total", gateway=row.gateway, result="accepted")
             else:
-                await outbox.finish(
-                    session, row.id, self._owner, st.FAILED, exc.code, exc.text, now
-                )
-                result = "failed"
+                await self._failed(session, row, answer, at)
+
+    async def _failed(self, session: Any, row: Claimed, exc: GatewayError, now: datetime) -> None:
+        if exc.temporary and row.attempts < self._settings.max_attempts:
+            delay = self._backoff(row.attempts, exc.retry_after)
+            await outbox.release(
+                session,
+                row.id,
+                self._owner,
+                now + timedelta(seconds=delay),
+                code=exc.code,
+                text=exc.text,
+            )
+            result = "retry"
+        else:
+            await outbox.finish(session, row.id, self._owner, st.FAILED, exc.code, exc.text, now)
+            result = "failed"
         logger.warning("SMS %d via %s: %s (%s)", row.id, row.gateway, exc, result)
         self._metrics.inc("cti_sms_sent_total", gateway=row.gateway, result=result)
 
@@ -243,7 +275,7 @@ class OutboxWorker:
 
     async def _recover(self) -> None:
         now = self._clock()
-        async with self._db.begin() as session:
+        async with self._writing, self._db.begin() as session:
             for message_id, name in await outbox.expired(session, now):
                 gateway = self._gateways.get(name)
                 resend = gateway is not None and gateway.idempotent
