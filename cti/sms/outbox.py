@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from sqlalchemy import Table, and_, bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -217,7 +218,7 @@ def _held(message_id: int, owner: str) -> tuple[ColumnElement[bool], ...]:
     )
 
 
-_TABLE: Table = SmsMessage.__table__  # type: ignore[assignment]
+_TABLE = cast(Table, SmsMessage.__table__)
 # Built once: the worker records every accepted message through it, many at a time. A fast
 # provider's delivery report may have arrived first and moved the status on already.
 _ACCEPTED = (
