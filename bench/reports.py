@@ -1,6 +1,7 @@
 """Reports, export and wallboard at scale: 2,000,000 calls over 12 months, SQLite and PostgreSQL.
 
-(a) a month's KPI report per queue and per agent, for each of the 12 months: p50 (target 500 ms);
+(a) a month's KPI report per queue and per agent, for each of the 12 months: p50 (target 500 ms),
+    once the hours are summed as the service sums them in the background (their time is shown);
 (b) the call log's CSV export of 1,000,000 rows through the real HTTP handler: rows per second
     (target 50,000) and how much the serving process grew (flat memory is the point);
 (c) wallboard latency: from the QueueCallerJoin frame leaving the simulator to the call showing on
@@ -31,6 +32,7 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import insert
 
 from cti.app import create_app
+from cti.calllog import rollup
 from cti.calllog.reports import day_range, kpi_report
 from cti.config import Config, DatabaseConfig
 from cti.core.hours import parse_weekly_hours
@@ -93,6 +95,20 @@ async def fill(config: DatabaseConfig, calls: int) -> float:
             await session.execute(insert(Call), batch)
     await engine.dispose()
     return time.perf_counter() - started
+
+
+async def sum_hours(config: DatabaseConfig) -> float:
+    """Sum every hour a day old, as the call log writer does a day at a time while it runs."""
+    engine = create_engine(config)
+    db = sessionmaker(engine)
+    began = time.perf_counter()
+    now = datetime.now(UTC)
+    while True:
+        async with db.begin() as session:
+            if not await rollup.refresh(session, SETTINGS, now, max_hours=24):
+                break
+    await engine.dispose()
+    return time.perf_counter() - began
 
 
 async def monthly_reports(config: DatabaseConfig) -> list[float]:
@@ -179,6 +195,10 @@ async def run(label: str, config: DatabaseConfig, args: argparse.Namespace) -> d
     print(f"[{label}]")
     seconds = await fill(config, args.calls)
     print(f"  {args.calls:,} calls written in {seconds:.0f} s")
+    summing = await sum_hours(config)
+    print(
+        f"  hours summed for reports in {summing:.1f} s (the service does this in the background)"
+    )
     timings = await monthly_reports(config)
     rate, growth, exported = await export(config, args.export_rows, args.calls)
     figures = {

@@ -154,18 +154,23 @@ def _number_rules(config: Config) -> dict[str, NumberRules]:
     return {pbx.name: pbx.number_rules(config.numbers.default_region) for pbx in config.pbx}
 
 
+def _kpi_settings(config: Config, wrapup: dict[str, int]) -> KpiSettings:
+    kpi = config.kpi
+    formula = kpi.service_level_formula
+    return KpiSettings(kpi.service_level_seconds, kpi.short_abandon_seconds, formula, wrapup)
+
+
 async def today_board(app: web.Application) -> AsyncIterator[None]:
     config = app[keys.CONFIG]
     kpi = config.kpi
 
-    def settings(wrapup: dict[str, int]) -> KpiSettings:
-        formula = kpi.service_level_formula
-        return KpiSettings(kpi.service_level_seconds, kpi.short_abandon_seconds, formula, wrapup)
-
     board = TodayBoard(
         app[keys.DB],
         app[keys.PUSH],
-        settings={"": settings({}), **{p.name: settings(p.wrapup_seconds) for p in config.pbx}},
+        settings={
+            "": _kpi_settings(config, {}),
+            **{p.name: _kpi_settings(config, p.wrapup_seconds) for p in config.pbx},
+        },
         hours=config.hours.weekly,
         zone=config.hours.zone,
         targets=Targets(kpi.service_level_target, kpi.abandon_rate_limit, kpi.longest_wait_limit),
@@ -249,6 +254,7 @@ async def call_log(app: web.Application) -> AsyncIterator[None]:
         rules=_number_rules(config),
         default_rules=NumberRules(config.numbers.default_region),
         metrics=app[keys.METRICS],
+        report_settings=_kpi_settings(config, {}),
     )
     app[keys.BUS].subscribe("call-log", writer.handle, CallEvent)
     agent_time = AgentTimeWriter(app[keys.DB])

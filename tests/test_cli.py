@@ -43,7 +43,7 @@ def config_file(tmp_path: Path) -> Path:
 
 def test_users_are_added_listed_and_given_new_passwords(tmp_path: Path) -> None:
     config = config_file(tmp_path)
-    assert "database at revision 0007" in cti(config, "db", "upgrade").stdout
+    assert "database at revision 0008" in cti(config, "db", "upgrade").stdout
     added = cti(
         config,
         "user",

@@ -1,8 +1,9 @@
 """KPI reports per hour, day, week or month, per queue or per agent, from the call log.
 
-The database sums calls per UTC hour and key (one aggregate query, index-friendly); the hours are
-then folded into the viewer's periods in their time zone here, and business hours are applied per
-hour. Breakdowns (outcome, hangup cause, disposition) are plain counts over the range.
+Calls are summed per UTC hour and key: hours a day old from the stored sums (cti.calllog.rollup),
+the rest by an aggregate query; the hours are then folded into the viewer's periods in their time
+zone here, and business hours are applied per hour. Breakdowns (outcome, hangup cause,
+disposition) are plain counts over the range.
 """
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, case, cast, func, literal_column, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cti.calllog import rollup
+from cti.calllog.rollup import Group
 from cti.core.hours import WeeklyHours
 from cti.core.kpi import KpiCounts, KpiSettings, QueueKpis
 from cti.db.models import AgentPeriod, Call
 
 Period = Literal["hour", "day", "week", "month"]
-Group = Literal["queue", "agent"]
 Breakdown = Literal["outcome", "hangup_cause", "disposition"]
 
 
@@ -31,20 +33,6 @@ class ReportRow:
     period: datetime
     key: str
     kpis: QueueKpis
-
-
-def _hour_bucket(dialect: str) -> Any:
-    if dialect == "postgresql":
-        return func.date_trunc("hour", Call.enqueued_at)
-    # SQLite keeps the instant as text, "YYYY-MM-DD HH:MM:SS...": its first 13 characters are
-    # the hour, and cutting them is much cheaper than strftime over a month of calls.
-    return func.substr(Call.enqueued_at, 1, 13)
-
-
-def _as_utc(bucket: Any) -> datetime:
-    if isinstance(bucket, datetime):
-        return bucket.astimezone(UTC) if bucket.tzinfo else bucket.replace(tzinfo=UTC)
-    return datetime.fromisoformat(str(bucket)).replace(tzinfo=UTC)
 
 
 def period_start(moment: datetime, period: Period, zone: ZoneInfo) -> datetime:
@@ -72,47 +60,14 @@ async def kpi_report(
     zone: ZoneInfo,
 ) -> list[ReportRow]:
     dialect = session.get_bind().dialect.name
-    bucket = _hour_bucket(dialect).label("bucket")
-    key_column = Call.queue if group == "queue" else Call.agent_name
-    answered = Call.outcome == "answered"
-    abandoned = Call.outcome == "abandoned"
-    wait = func.coalesce(Call.wait_seconds, 0.0)
-
-    def count(condition: Any) -> Any:
-        return func.sum(case((condition, 1), else_=0))
-
-    statement = (
-        select(
-            bucket,
-            key_column.label("key"),
-            func.count().label("offered"),
-            count(answered).label("answered"),
-            count(abandoned & (wait >= settings.short_abandon_seconds)).label("abandoned"),
-            count(abandoned & (wait < settings.short_abandon_seconds)).label("short"),
-            count(Call.outcome == "queue-timeout").label("timed_out"),
-            count(Call.outcome == "no-agent").label("no_agent"),
-            count(answered & (wait <= settings.service_level_seconds)).label("in_time"),
-            func.sum(case((answered, wait), else_=0.0)).label("wait_total"),
-            func.sum(
-                case((answered, cast(func.coalesce(Call.talk_seconds, 0.0), Float)), else_=0.0)
-            ).label("talk_total"),
-            func.max(wait).label("longest"),
-        )
-        .where(
-            # started_at bounds the scan with its index; no call waits a day to enter a queue.
-            Call.started_at >= start - timedelta(days=1),
-            Call.started_at < end,
-            Call.enqueued_at >= start,
-            Call.enqueued_at < end,
-            Call.ended_at.is_not(None),  # a call still up has no outcome yet
-            Call.queue != "",
-            key_column != "",
-        )
-        .group_by(literal_column("bucket"), key_column)
-    )
+    summed = await rollup.summed_hours(session, settings, start, end)
+    rows = list(await session.execute(rollup.summed(group, settings, start, end))) if summed else []
+    for live_start, live_end in rollup.live_ranges(start, end, summed):
+        statement = rollup.live_sums(dialect, group, settings, live_start, live_end)
+        rows.extend(await session.execute(statement))
     folded: dict[tuple[datetime, str], KpiCounts] = {}
-    for row in await session.execute(statement):
-        hour = _as_utc(row.bucket)
+    for row in rows:
+        hour = rollup.as_utc(row.bucket)
         counts = KpiCounts()
         if hours.is_open(hour, zone):
             counts = KpiCounts(

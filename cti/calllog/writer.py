@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any, Final, cast
 
 from sqlalchemy import Table, func, select
@@ -19,7 +21,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cti.calllog import rollup
 from cti.core.events import CallEvent, CallSnapshot
+from cti.core.kpi import KpiSettings
 from cti.core.numbers import NumberRules, normalize
 from cti.db.models import Call, Customer, PhoneNumber
 from cti.directory import Directory
@@ -31,6 +35,8 @@ DevicesOf = Callable[[str, str], tuple[str, ...]]
 FLUSH_SECONDS: Final = 0.2
 BATCH: Final = 500
 RETRY_SECONDS: Final = (0.5, 1.0, 2.0, 5.0)
+# How often hours that came of age are summed for reports.
+SUM_SECONDS: Final = 300.0
 # Set by people, never by the PBX: an update from a later snapshot must keep them.
 _KEPT: Final = frozenset({"id", "pbx", "uniqueid", "disposition", "notes", "customer_id"})
 
@@ -45,8 +51,13 @@ class CallLogWriter:
         rules: Mapping[str, NumberRules],
         default_rules: NumberRules,
         metrics: Metrics,
+        report_settings: KpiSettings,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._db = db
+        self._report_settings = report_settings
+        self._clock = clock
+        self._summed_at = 0.0
         self._directory = directory
         self._devices_of = devices_of
         self._rules = rules
@@ -92,6 +103,7 @@ class CallLogWriter:
             except TimeoutError:
                 pass
             self._wake.clear()
+            await self._sum_hours()
             if await self.flush():
                 failures = 0
             else:
@@ -110,6 +122,7 @@ class CallLogWriter:
                 for row in rows:
                     row["customer_id"] = customer_of.get(row["caller_e164"])
                 await session.execute(self._upsert(session.get_bind().dialect.name), rows)
+                await rollup.forget(session, self._late_hours(rows))
         except (SQLAlchemyError, OSError):
             logger.exception("call log: writing %d calls failed; will retry", len(batch))
             self._metrics.inc("cti_calllog_write_errors_total")
@@ -118,6 +131,29 @@ class CallLogWriter:
             return False
         self._metrics.inc("cti_calllog_rows_written_total", len(batch))
         return True
+
+    def _late_hours(self, rows: list[dict[str, Any]]) -> set[datetime]:
+        """Hours whose sums may be made already and that these ended calls belong to."""
+        summed_before = self._clock() - rollup.ROLLUP_AGE + rollup.HOUR
+        return {
+            rollup.floor_hour(row["enqueued_at"])
+            for row in rows
+            if row["ended_at"] and row["enqueued_at"] and row["enqueued_at"] < summed_before
+        }
+
+    async def _sum_hours(self) -> None:
+        """Keep the reports' hourly sums up to date: catch up a day at a time, then hourly."""
+        if time.monotonic() < self._summed_at:
+            return
+        try:
+            async with self._db.begin() as session:
+                summed = await rollup.refresh(
+                    session, self._report_settings, self._clock(), max_hours=24
+                )
+        except (SQLAlchemyError, OSError):
+            logger.exception("call log: summing hours for reports failed; will retry")
+            summed = 0
+        self._summed_at = time.monotonic() + (0 if summed == 24 else SUM_SECONDS)
 
     def _upsert(self, dialect: str) -> Any:
         """One row's upsert, run for many rows: compiled once and cached, whatever the batch."""

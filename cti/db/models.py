@@ -303,3 +303,37 @@ class SmsTemplate(Base):
     body: Mapped[str] = mapped_column(Text)
     transactional: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=_utcnow, onupdate=_utcnow)
+
+
+class CallHour(Base):
+    """Ended queue calls summed per UTC hour and queue (or agent), as reports add them up: kept
+    for hours a day old and more, so that a month's report reads hundreds of rows, not millions.
+    `thresholds` names the short-abandon and service-level seconds the sums were made with."""
+
+    __tablename__ = "call_hours"
+    __table_args__ = (UniqueConstraint("thresholds", "grouping", "hour", "key"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    thresholds: Mapped[str] = mapped_column(String(32))
+    grouping: Mapped[str] = mapped_column(String(8))
+    hour: Mapped[datetime] = mapped_column(UtcDateTime())
+    key: Mapped[str] = mapped_column(String(120))
+    offered: Mapped[int] = mapped_column(Integer)
+    answered: Mapped[int] = mapped_column(Integer)
+    abandoned: Mapped[int] = mapped_column(Integer)
+    short: Mapped[int] = mapped_column(Integer)
+    timed_out: Mapped[int] = mapped_column(Integer)
+    no_agent: Mapped[int] = mapped_column(Integer)
+    in_time: Mapped[int] = mapped_column(Integer)
+    wait_total: Mapped[float] = mapped_column(Float)
+    talk_total: Mapped[float] = mapped_column(Float)
+    longest: Mapped[float] = mapped_column(Float)
+
+
+class CallHourMark(Base):
+    """An hour whose sums are in call_hours (an hour without calls has a mark and no rows)."""
+
+    __tablename__ = "call_hour_marks"
+
+    thresholds: Mapped[str] = mapped_column(String(32), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UtcDateTime(), primary_key=True)

@@ -14,7 +14,6 @@ from aiohttp import web
 from cti import keys
 from cti.calllog.reports import (
     Breakdown,
-    Group,
     Period,
     ReportRow,
     agent_time,
@@ -22,6 +21,7 @@ from cti.calllog.reports import (
     day_range,
     kpi_report,
 )
+from cti.calllog.rollup import Group
 from cti.core.kpi import KpiSettings
 from cti.errors import DomainError
 from cti.webapp.charts import bar_chart

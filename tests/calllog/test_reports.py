@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from cti.calllog.reports import Group, Period, breakdown, kpi_report
+from cti.calllog.reports import Period, breakdown, kpi_report
+from cti.calllog.rollup import Group
 from cti.core.hours import parse_weekly_hours
 from cti.core.kpi import KpiSettings
 from cti.db.models import Call

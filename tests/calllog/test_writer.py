@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from cti.calllog.writer import CallLogWriter
 from cti.config import DatabaseConfig
 from cti.core.events import CallEvent
+from cti.core.kpi import KpiSettings
 from cti.core.numbers import NumberRules
 from cti.db import migrate, users
 from cti.db.engine import create_engine, sessionmaker
@@ -34,6 +35,7 @@ async def writer_for(db: Db) -> CallLogWriter:
         rules={},
         default_rules=NumberRules("US"),
         metrics=Metrics(),
+        report_settings=KpiSettings(20, 5, "answered-and-long-abandons", {}),
     )
 
 
