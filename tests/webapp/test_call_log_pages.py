@@ -6,12 +6,14 @@ import csv
 import io
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Table, select
 
 from cti import keys
 from cti.db.models import Call, User
+from cti.webapp.calls import export_column
 from tests.webtools import AppClient, login
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -142,3 +144,44 @@ async def test_bad_filters_get_a_clear_400(
         response = await client.get(path, params=params, headers={"Accept": "application/json"})
         assert response.status == 400
         assert message in (await response.json())["message"]
+
+
+async def test_export_cells_are_made_alike_by_both_databases(db: Any) -> None:
+    at = datetime(2026, 11, 29, 10, 0, 5, 250000, tzinfo=UTC)
+    async with db.begin() as session:
+        session.add(
+            Call(
+                pbx="p",
+                uniqueid="x1",
+                direction="inbound",
+                caller_name='=HYPERLINK("x")',
+                caller_number="-1",
+                queue="support",
+                started_at=at,
+                answered_at=None,
+                wait_seconds=1.5,
+                outcome="answered",
+            )
+        )
+    table = cast(Table, Call.__table__)
+    async with db() as session:
+        dialect = session.get_bind().dialect.name
+        names = (
+            "started_at",
+            "answered_at",
+            "caller_name",
+            "caller_number",
+            "queue",
+            "wait_seconds",
+        )
+        row = (
+            await session.execute(select(*(export_column(table, name, dialect) for name in names)))
+        ).one()
+    assert tuple(row) == (
+        "2026-11-29T10:00:05.250000+00:00",
+        None,
+        '\'=HYPERLINK("x")',
+        "'-1",
+        "support",
+        1.5,
+    )
