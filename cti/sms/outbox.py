@@ -397,11 +397,12 @@ async def report(
 
 
 async def listing(session: AsyncSession, status: str, limit: int = 200) -> list[SmsMessage]:
-    """Outgoing messages in one status, latest first, for the admin's outbox view."""
+    """Messages in one status, latest first, for the admin's outbox view (`received`: the
+    inbound ones, those from numbers no customer has included)."""
     return list(
         await session.scalars(
             select(SmsMessage)
-            .where(SmsMessage.direction == "out", SmsMessage.status == status)
+            .where(SmsMessage.status == status)
             .order_by(SmsMessage.created_at.desc(), SmsMessage.id.desc())
             .limit(limit)
         )
@@ -410,8 +411,6 @@ async def listing(session: AsyncSession, status: str, limit: int = 200) -> list[
 
 async def status_counts(session: AsyncSession) -> dict[str, int]:
     rows = await session.execute(
-        select(SmsMessage.status, func.count())
-        .where(SmsMessage.direction == "out")
-        .group_by(SmsMessage.status)
+        select(SmsMessage.status, func.count()).group_by(SmsMessage.status)
     )
     return {status: count for status, count in rows}

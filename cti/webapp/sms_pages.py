@@ -39,6 +39,7 @@ OUTBOX_STATUSES = (
     st.SENT,
     st.DELIVERED,
     st.UNDELIVERED,
+    st.RECEIVED,
 )
 
 

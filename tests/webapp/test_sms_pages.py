@@ -8,6 +8,7 @@ from sqlalchemy import update
 
 from cti import keys
 from cti.db.models import SmsMessage
+from cti.sms.service import InboundSms
 from tests.webapp.test_customers_pages import create
 from tests.webtools import AppClient, login
 
@@ -136,3 +137,14 @@ async def test_templates_are_checked_previewed_saved_and_used_from_the_card(
     assert [(m.body, m.template) for m in history] == [
         ("Thank you for calling, Ms Jane Roe.", "thanks")
     ]
+
+
+async def test_a_reply_from_an_unknown_number_shows_in_the_admins_received_list(
+    client: AppClient,
+) -> None:
+    await login(client, "admin")
+    inbound = InboundSms("log", "m-1", "+14155550177", "+14155550000", "Who is this? <b>")
+    assert await client.app[keys.SMS].receive(inbound) is None
+    page = await (await client.get("/admin/sms?status=received")).text()
+    assert "+14155550177" in page
+    assert "Who is this? &lt;b&gt;" in page
