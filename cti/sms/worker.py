@@ -231,7 +231,8 @@ class OutboxWorker:
                 except Exception:
                     # The rows keep their lease: once it runs out they are recovered like a crash.
                     logger.exception("SMS outbox: could not record %d answers", len(batch))
-            if self._stopping and not self._inflight and not self._answers:
+            claiming = self._task is not None and not self._task.done()
+            if self._stopping and not claiming and not self._inflight and not self._answers:
                 return
 
     async def _record(
