@@ -72,13 +72,11 @@ async def test_each_sender_keeps_its_rate_and_senders_run_side_by_side(
         for n in range(PER_SENDER):
             await sms.service.send(f"+4474001{n:05d}", f"uk {n}")
             await sms.service.send(f"+1415555{n:04d}", f"us {n}")
-        started = time.monotonic()
         sms.worker.start()
         try:
             rows = await settled(sms, db, wait=15)
         finally:
             await sms.worker.stop()
-    elapsed = time.monotonic() - started
     assert {r.status for r in rows} == {"sent"}
     assert {sender: len(times) for sender, times in arrivals.items()} == {
         "+447700900001": PER_SENDER,
@@ -92,8 +90,9 @@ async def test_each_sender_keeps_its_rate_and_senders_run_side_by_side(
         for i, start in enumerate(times):
             for j in range(i, len(times)):
                 assert j - i + 1 <= RATE + RATE * (times[j] - start) + 0.5, (i, j)
-    # The two senders were not queued behind each other.
-    assert elapsed < 2 * (PER_SENDER - RATE) / RATE
+    # The two senders were not queued behind each other: their sends overlap in time.
+    uk, us = arrivals.values()
+    assert max(uk[0], us[0]) < min(uk[-1], us[-1])
 
 
 async def test_a_destination_no_gateway_serves_is_refused(db: async_sessionmaker[Any]) -> None:
