@@ -8,9 +8,11 @@ queue's wrap-up time after AgentComplete.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Final
 
 from cti.core import observations as obs
 from cti.core.events import (
@@ -33,6 +35,9 @@ _IN_USE = frozenset({2, 3, 8})
 _RINGING = frozenset({6, 7})
 _UNAVAILABLE = frozenset({4, 5})
 FloorEvent = AgentChanged | QueueChanged
+
+# Sorting runs on every queue snapshot: a C getter instead of a lambda per caller.
+_ENQUEUED_AT: Final = operator.attrgetter("enqueued_at")
 
 
 @dataclass(slots=True)
@@ -232,7 +237,7 @@ class Floor:
         return set(self._waiting)
 
     def _queue(self, name: str) -> QueueSnapshot:
-        waiting = sorted(self._waiting.get(name, {}).values(), key=lambda w: w.enqueued_at)
+        waiting = sorted(self._waiting.get(name, {}).values(), key=_ENQUEUED_AT)
         return QueueSnapshot(self.pbx, name, tuple(waiting), self._members.get(name, ()))
 
     def _set_member(self, queue: str, interface: str, present: bool) -> None:

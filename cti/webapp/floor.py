@@ -66,10 +66,10 @@ def queue_json(queue: QueueSnapshot) -> dict[str, Any]:
         "pbx": queue.pbx,
         "name": queue.name,
         "members": len(queue.members),
-        "waiting": [
-            {"number": w.number, "name": w.name, "since": _iso(w.enqueued_at)}
-            for w in queue.waiting
-        ],
+        # A count and the oldest caller: the whole list, sent on every join and leave, cost
+        # the service more than anything else on a busy floor.
+        "waiting": len(queue.waiting),
+        "oldest": _iso(min((w.enqueued_at for w in queue.waiting), default=None)),
     }
 
 

@@ -99,9 +99,8 @@
       { text: duration(k.longest_wait), cls: `grade ${k.grades.longest_wait}` },
     ], { "data-queue": k.queue })));
     document.getElementById("queues").replaceChildren(...[...queues.values()].sort((a, b) => a.name.localeCompare(b.name)).map((x) => {
-      const oldest = x.waiting.length ? x.waiting[0].since : null;
-      return row([x.name, String(x.waiting.length), { text: since(oldest), since: oldest }, String(x.members)],
-                 { "data-queue": x.name, "data-waiting": String(x.waiting.length) });
+      return row([x.name, String(x.waiting), { text: since(x.oldest), since: x.oldest }, String(x.members)],
+                 { "data-queue": x.name, "data-waiting": String(x.waiting) });
     }));
     document.getElementById("agents").replaceChildren(...[...agents.values()].sort((x, y) => x.name.localeCompare(y.name)).map((x) => {
       const state = labels[x.state] || x.state;
