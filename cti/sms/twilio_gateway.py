@@ -31,7 +31,7 @@ _TWILIO_HOST: Final = re.compile(r"^https://[^/]*\.twilio\.com")
 _LIBRARY_PREFIX: Final = "Unable to create record: "
 
 
-class _HttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
+class TwilioHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
     """The library's client, with a timeout, without aiohttp's deprecated BasicAuth, and sending
     to `api_base` instead of *.twilio.com when one is given."""
 
@@ -80,7 +80,7 @@ class TwilioGateway:
         # `url` points the client at a Twilio-compatible API (a test double) instead of Twilio.
         if config.url:
             logger.warning("SMS gateway %s talks to %s instead of Twilio", self.name, config.url)
-        self._http = _HttpClient(config.url)
+        self._http = TwilioHttpClient(config.url)
         self._client = Client(
             config.account_sid, config.auth_token.reveal(), http_client=self._http
         )

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,10 +11,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from twilio.base.exceptions import TwilioRestException
-from twilio.http.async_http_client import AsyncTwilioHttpClient
-from twilio.http.response import Response
 from twilio.rest import Client
 
+from cti.sms.twilio_gateway import TwilioHttpClient
 from tests.sms.peers import KannelFactory, KannelPeer, MtMessage, PrismPeer
 
 TIMEOUT = 10.0
@@ -24,38 +21,9 @@ ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 MakeServer = Callable[[web.Application], Awaitable[TestServer]]
 
 
-class PrismHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
-    """Sends the twilio library's requests for *.twilio.com to Prism instead."""
-
-    def __init__(self, base_url: str) -> None:
-        super().__init__()
-        self.base_url = base_url
-
-    async def request(
-        self,
-        method: str,
-        url: str,
-        params: dict[str, object] | None = None,
-        data: dict[str, object] | None = None,
-        headers: dict[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 - the library's signature
-        allow_redirects: bool = False,
-    ) -> Response:
-        headers = dict(headers or {})
-        # aiohttp 3.14 deprecates the BasicAuth that the library would build from `auth`.
-        if auth is not None:
-            credentials = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-            headers["Authorization"] = f"Basic {credentials}"
-        url = re.sub(r"^https://[^/]*\.twilio\.com", self.base_url, url)
-        response: Response = await super().request(
-            method, url, params, data, headers, None, timeout, allow_redirects
-        )
-        return response
-
-
 async def test_prism_validates_twilio_requests(prism: PrismPeer) -> None:
-    async with PrismHttpClient(prism.url) as http:
+    # The adapter's own transport, pointed at Prism.
+    async with TwilioHttpClient(prism.url) as http:
         send = {"to": "+15005550006", "from_": "+15005550001", "body": "Your appointment is set"}
         async with asyncio.timeout(TIMEOUT):
             message = await Client(ACCOUNT_SID, "token", http_client=http).messages.create_async(
