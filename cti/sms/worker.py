@@ -124,6 +124,12 @@ class OutboxWorker:
 
     async def _claim_round(self) -> bool:
         """Claim and start what each gateway may send now; True if a slot and work are left."""
+        # A read first: on an idle outbox, claiming every poll would take the write lock for
+        # nothing.
+        async with self._db() as session:
+            due = await outbox.next_due(session)
+        if due is None or due > self._clock():
+            return False
         more = False
         for name, gateway in self._gateways.items():
             free = self._settings.concurrency - len(self._inflight)
