@@ -183,7 +183,7 @@ class SmsService:
         phone = to or _textable(sorted(numbers, key=numbers.__getitem__))
         if not phone:
             raise DomainError("the customer has no phone number")
-        body = render(template.body, {**self.customer_values(customer, phone), **(values or {})})
+        body = render(template.body, {**self._customer_values(customer, phone), **(values or {})})
         return await self.send(
             phone,
             body,
@@ -195,7 +195,7 @@ class SmsService:
             due_at=due_at,
         )
 
-    def customer_values(self, customer: Customer, phone: str) -> dict[str, str]:
+    def _customer_values(self, customer: Customer, phone: str) -> dict[str, str]:
         return {
             "salutation": customer.salutation,
             "name": customer.name,
