@@ -100,6 +100,8 @@ class OutboxWorker:
     async def _run(self) -> None:
         recover_at = 0.0
         while not self._stopping:
+            # Cleared before the round: a message stored during it wakes the next one at once.
+            self._wake.clear()
             try:
                 if time.monotonic() >= recover_at:
                     await self._recover()
@@ -110,7 +112,6 @@ class OutboxWorker:
                 busy = False
             if busy:
                 continue
-            self._wake.clear()
             try:
                 async with asyncio.timeout(self._next_wait()):
                     await self._wake.wait()
