@@ -211,6 +211,10 @@ class SmsConfig:
     # Shared secret in the Kannel delivery-report and inbound URLs.
     webhook_token: Secret = field(default_factory=lambda: Secret(""))
 
+    def gateway(self, name: str, kind: str) -> SmsGatewayConfig | None:
+        """The configured gateway a callback URL names, if it is of the kind that calls there."""
+        return next((g for g in self.gateways if g.name == name and g.kind == kind), None)
+
     def validate(self, key: str) -> None:
         names = [g.name for g in self.gateways]
         for index, name in enumerate(names):

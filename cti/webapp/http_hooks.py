@@ -30,8 +30,7 @@ STATUSES: Final = {
 @requires(WEBHOOK)
 async def status_report(request: web.Request) -> web.StreamResponse:
     name = request.match_info["gateway"]
-    configured = request.app[keys.CONFIG].sms.gateways
-    if not any(g.name == name and g.kind == "http" for g in configured):
+    if request.app[keys.CONFIG].sms.gateway(name, "http") is None:
         raise web.HTTPNotFound(text=f"No HTTP gateway named {name!r}.")
     token = request.query.get("m", "")
     fields = await _fields(request)

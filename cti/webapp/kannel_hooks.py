@@ -109,7 +109,7 @@ def _verified(request: web.Request) -> str:
     """The gateway's name, once the request is known to be for a Kannel one and has the key."""
     name = request.match_info["gateway"]
     config = request.app[keys.CONFIG].sms
-    if not any(g.kind == "kannel" and g.name == name for g in config.gateways):
+    if config.gateway(name, "kannel") is None:
         raise web.HTTPNotFound(text=f"No Kannel gateway named {name!r}.")
     expected = config.webhook_token.reveal().encode()
     given = request.query.get("key", "").encode()

@@ -17,7 +17,6 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from cti import keys
-from cti.config import SmsGatewayConfig
 from cti.sms import status as st
 from cti.sms.service import InboundSms
 from cti.webapp.policy import WEBHOOK, requires
@@ -102,7 +101,7 @@ TWILIO_KEYWORDS: Final = frozenset(
 async def _verified(request: web.Request) -> tuple[str, MultiDict[str]]:
     """The gateway's name and the form fields, once Twilio's signature over them checks out."""
     name = request.match_info["gateway"]
-    gateway = _gateway(request, name)
+    gateway = request.app[keys.CONFIG].sms.gateway(name, "twilio")
     if gateway is None:
         raise web.HTTPNotFound(text=f"No Twilio gateway named {name!r}.")
     signature = request.headers.get(SIGNATURE_HEADER, "")
@@ -124,13 +123,6 @@ async def _verified(request: web.Request) -> tuple[str, MultiDict[str]]:
         )
         raise web.HTTPForbidden(text="Invalid or missing X-Twilio-Signature.")
     return name, fields
-
-
-def _gateway(request: web.Request, name: str) -> SmsGatewayConfig | None:
-    for gateway in request.app[keys.CONFIG].sms.gateways:
-        if gateway.kind == "twilio" and gateway.name == name:
-            return gateway
-    return None
 
 
 def _signed_url(request: web.Request) -> str:

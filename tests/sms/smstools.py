@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from cti import keys
 from cti.bus import EventBus
 from cti.config import SmsConfig
 from cti.core.numbers import NumberRules, normalize
@@ -24,6 +25,7 @@ from cti.sms.policy import SendPolicy
 from cti.sms.routing import Router
 from cti.sms.service import SmsService
 from cti.sms.worker import OutboxWorker
+from tests.webtools import AppClient
 
 
 @dataclass
@@ -93,6 +95,11 @@ async def message(db: async_sessionmaker[Any], message_id: int) -> SmsMessage:
         row: SmsMessage | None = await session.get(SmsMessage, message_id)
         assert row is not None
         return row
+
+
+async def app_message(client: AppClient, message_id: int) -> SmsMessage:
+    """One message as the running app stored it."""
+    return await message(client.app[keys.DB], message_id)
 
 
 async def messages(db: async_sessionmaker[Any]) -> list[SmsMessage]:

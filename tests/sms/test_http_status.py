@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestServer
 from cti import keys
 from cti.app import create_app
 from cti.config import Config, SmsConfig, SmsGatewayConfig
-from cti.db.models import SmsMessage
+from tests.sms.smstools import app_message
 from tests.webtools import AppClient
 
 MOBILE = "+14155550123"
@@ -54,19 +54,12 @@ async def app_client(
     return await aiohttp_client(create_app(replace(web_config, sms=sms)))
 
 
-async def _message(client: AppClient, message_id: int) -> SmsMessage:
-    async with client.app[keys.DB]() as session:
-        row: SmsMessage | None = await session.get(SmsMessage, message_id)
-        assert row is not None
-        return row
-
-
 async def _sent(client: AppClient, received: list[dict[str, Any]]) -> tuple[int, str]:
     """Send one message; its id and the status URL the provider was handed."""
     queued = await client.app[keys.SMS].send(MOBILE, "Your parcel arrives today")
     async with asyncio.timeout(5):
         while True:
-            if (await _message(client, queued.id)).status == "queued":
+            if (await app_message(client, queued.id)).status == "queued":
                 break
             await asyncio.sleep(0.02)
     callback = received[-1]["callback"]
@@ -78,15 +71,15 @@ async def test_the_provider_reports_delivery_in_json_form_or_query(
     app_client: AppClient, provider: tuple[TestServer, list[dict[str, Any]]]
 ) -> None:
     message_id, path = await _sent(app_client, provider[1])
-    row = await _message(app_client, message_id)
+    row = await app_message(app_client, message_id)
     assert (row.provider_id, row.status) == ("prov-1", "queued")
     assert (await app_client.post(path, json={"status": "SENT"})).status == 204
-    assert (await _message(app_client, message_id)).status == "sent"
+    assert (await app_message(app_client, message_id)).status == "sent"
     assert (await app_client.post(path, data={"state": "DELIVRD"})).status == 204
-    assert (await _message(app_client, message_id)).status == "delivered"
+    assert (await app_message(app_client, message_id)).status == "delivered"
     # A late "sent" is harmless.
     assert (await app_client.get(path + "&status=sent")).status == 204
-    assert (await _message(app_client, message_id)).status == "delivered"
+    assert (await app_message(app_client, message_id)).status == "delivered"
 
 
 async def test_a_failure_report_keeps_the_providers_code(
@@ -95,7 +88,7 @@ async def test_a_failure_report_keeps_the_providers_code(
     message_id, path = await _sent(app_client, provider[1])
     report = {"status": "rejected", "error_code": "E42", "error": "blocked by carrier"}
     assert (await app_client.post(path, json=report)).status == 204
-    row = await _message(app_client, message_id)
+    row = await app_message(app_client, message_id)
     assert (row.status, row.error_code, row.error_text) == ("failed", "E42", "blocked by carrier")
 
 
@@ -113,4 +106,4 @@ async def test_reports_with_an_unknown_token_or_status_are_refused(
     )
     assert broken.status == 400
     assert (await app_client.post("/sms/http/other/status?m=x", json={})).status == 404
-    assert (await _message(app_client, message_id)).status == "queued"
+    assert (await app_message(app_client, message_id)).status == "queued"

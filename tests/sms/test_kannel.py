@@ -28,7 +28,7 @@ from cti.sms.gateway import Accepted, GatewayError, OutgoingSms
 from cti.sms.kannel_gateway import KannelGateway
 from cti.sms.service import Queued
 from tests.sms.peers import KannelFactory, KannelPeer, MtMessage, free_ports
-from tests.sms.smstools import add_customer
+from tests.sms.smstools import add_customer, app_message
 from tests.sms.test_peers import Recorder
 from tests.webtools import AppClient
 
@@ -274,13 +274,6 @@ async def app_client(start_app: StartApp) -> AppClient:
     return await start_app(sendsms_url=closed_url())
 
 
-async def row(client: AppClient, message_id: int) -> SmsMessage:
-    async with client.app[keys.DB]() as session:
-        found: SmsMessage | None = await session.get(SmsMessage, message_id)
-        assert found is not None
-        return found
-
-
 async def all_rows(client: AppClient) -> list[SmsMessage]:
     async with client.app[keys.DB]() as session:
         return list(await session.scalars(select(SmsMessage).order_by(SmsMessage.id)))
@@ -320,7 +313,7 @@ async def test_a_chinese_message_goes_out_through_kannel_and_ends_delivered(
         MtMessage(app_rig.kannel.global_sender, MOBILE, 2, CHINESE)
     ]
     async with asyncio.timeout(TIMEOUT):
-        while (message := await row(app_rig.client, queued.id)).status != st.DELIVERED:
+        while (message := await app_message(app_rig.client, queued.id)).status != st.DELIVERED:
             assert message.status not in st.FINAL, (message.status, message.error_text)
             await asyncio.sleep(0.02)
     assert message.provider_id == message.token
@@ -331,33 +324,33 @@ async def test_a_delivery_report_with_a_wrong_or_no_key_changes_nothing(
     app_client: AppClient,
 ) -> None:
     queued = await unsent(app_client)
-    token = (await row(app_client, queued.id)).token
+    token = (await app_message(app_client, queued.id)).token
     path = f"/sms/kannel/{NAME}/dlr"
     forged = [
         await app_client.get(path, params=dlr_query(token, "1", key="not-the-token-at-all")),
         await app_client.get(path, params=dlr_query(token, "1", key=None)),
     ]
     assert [response.status for response in forged] == [403, 403]
-    assert (await row(app_client, queued.id)).status == st.PENDING
+    assert (await app_message(app_client, queued.id)).status == st.PENDING
     # The same report with the key does take effect.
     assert (await app_client.get(path, params=dlr_query(token, "1"))).status == 200
-    assert (await row(app_client, queued.id)).status == st.DELIVERED
+    assert (await app_message(app_client, queued.id)).status == st.DELIVERED
 
 
 async def test_an_smsc_rejection_keeps_kannel_type_and_the_smsc_answer(
     app_client: AppClient,
 ) -> None:
     queued = await unsent(app_client)
-    token = (await row(app_client, queued.id)).token
+    token = (await app_message(app_client, queued.id)).token
     path = f"/sms/kannel/{NAME}/dlr"
     acked = await app_client.get(path, params=dlr_query(token, "8", answer="ACK/"))
     assert (acked.status, await acked.text()) == (200, "")
-    after_ack = await row(app_client, queued.id)
+    after_ack = await app_message(app_client, queued.id)
     assert (after_ack.status, after_ack.error_code, after_ack.error_text) == (st.SENT, "", "")
     answer = "NACK/0x0000000b/Invalid Destination Address"
     rejected = await app_client.get(path, params=dlr_query(token, "16", answer=answer))
     assert rejected.status == 200
-    final = await row(app_client, queued.id)
+    final = await app_message(app_client, queued.id)
     assert (final.status, final.error_code, final.error_text) == (st.FAILED, "kannel-16", answer)
 
 

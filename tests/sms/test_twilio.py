@@ -26,6 +26,7 @@ from cti.sms import status as st
 from cti.sms.gateway import Accepted, GatewayError, OutgoingSms
 from cti.sms.twilio_gateway import TwilioGateway
 from tests.sms.peers import PrismPeer, free_ports
+from tests.sms.smstools import app_message
 from tests.webtools import AppClient
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -350,18 +351,11 @@ def inbound_fields(body: str, sid: str = "SM" + "1" * 32) -> dict[str, str]:
     }
 
 
-async def row(client: AppClient, message_id: int) -> SmsMessage:
-    async with client.app[keys.DB]() as session:
-        found: SmsMessage | None = await session.get(SmsMessage, message_id)
-        assert found is not None
-        return found
-
-
 async def queued_message(client: AppClient) -> SmsMessage:
     """A message the worker handed to Twilio (Prism) for real."""
     queued = await client.app[keys.SMS].send(MOBILE, "Your table is ready")
     async with asyncio.timeout(TIMEOUT):
-        while (message := await row(client, queued.id)).status != st.QUEUED:
+        while (message := await app_message(client, queued.id)).status != st.QUEUED:
             assert message.status in (st.PENDING, st.SENDING), message.error_text
             await asyncio.sleep(0.02)
     assert message.provider_id.startswith("SM")
@@ -375,13 +369,13 @@ async def test_a_signed_status_callback_moves_a_message_forward_and_never_back(
     path = f"/sms/twilio/main/status?m={message.token}"
     delivered = status_fields(message.provider_id, "delivered")
     assert (await twilio_post(app_client, path, delivered)).status == 204
-    after = await row(app_client, message.id)
+    after = await app_message(app_client, message.id)
     assert after.status == st.DELIVERED
     # Twilio repeats itself and reports out of order.
     assert (await twilio_post(app_client, path, delivered)).status == 204
     sent = status_fields(message.provider_id, "sent")
     assert (await twilio_post(app_client, path, sent)).status == 204
-    final = await row(app_client, message.id)
+    final = await app_message(app_client, message.id)
     assert (final.status, final.status_at) == (st.DELIVERED, after.status_at)
 
 
@@ -399,7 +393,7 @@ async def test_forged_or_unsigned_status_callbacks_change_nothing(app_client: Ap
     assert {why: response.status for why, response in attempts.items()} == dict.fromkeys(
         attempts, 403
     )
-    assert (await row(app_client, message.id)).status == st.QUEUED
+    assert (await app_message(app_client, message.id)).status == st.QUEUED
 
 
 async def test_a_callback_signed_for_another_message_cannot_be_replayed(
@@ -414,14 +408,14 @@ async def test_a_callback_signed_for_another_message_cannot_be_replayed(
         headers={"X-Twilio-Signature": signature},
     )
     assert replayed.status == 403
-    assert (await row(app_client, message.id)).status == st.QUEUED
+    assert (await app_message(app_client, message.id)).status == st.QUEUED
 
 
 async def test_a_failure_found_by_sid_keeps_twilio_error_code(app_client: AppClient) -> None:
     message = await queued_message(app_client)
     fields = status_fields(message.provider_id, "undelivered", ErrorCode="30003")
     assert (await twilio_post(app_client, "/sms/twilio/main/status", fields)).status == 204
-    after = await row(app_client, message.id)
+    after = await app_message(app_client, message.id)
     assert (after.status, after.error_code) == (st.UNDELIVERED, "30003")
 
 
@@ -436,7 +430,7 @@ async def test_unknown_statuses_and_messages_are_acknowledged_and_ignored(
         await twilio_post(app_client, stranger, status_fields("SM" + "9" * 32, "delivered")),
     ]
     assert [answer.status for answer in answers] == [204, 204]
-    assert (await row(app_client, message.id)).status == st.QUEUED
+    assert (await app_message(app_client, message.id)).status == st.QUEUED
 
 
 async def test_a_gateway_that_is_not_configured_is_not_found(app_client: AppClient) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import update
 from cti import keys
 from cti.db.models import SmsMessage
 from cti.sms.service import InboundSms
+from tests.sms.smstools import app_message
 from tests.webapp.test_customers_pages import create
 from tests.webtools import AppClient, login
 
@@ -18,10 +19,8 @@ MOBILE = "+14155550100"  # US numbers may be mobile or fixed: both can take a te
 async def _wait_for_status(client: AppClient, message_id: int, wanted: str) -> None:
     async with asyncio.timeout(5):
         while True:
-            async with client.app[keys.DB]() as session:
-                row = await session.get(SmsMessage, message_id)
-                if row is not None and row.status == wanted:
-                    return
+            if (await app_message(client, message_id)).status == wanted:
+                return
             await asyncio.sleep(0.02)
 
 
