@@ -20,7 +20,6 @@ import asyncio
 import os
 import resource
 import secrets
-import socket
 import statistics
 import sys
 import tempfile
@@ -51,20 +50,12 @@ from cti.sms.routing import Router
 from cti.sms.service import SmsRequest, SmsService
 from cti.sms.worker import OutboxWorker, utcnow
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from screenpop_latency import free_port, percentile  # noqa: E402
+
 POSTGRES_DSN = os.environ.get("CTI_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 KEY_HEADER = "Idempotency-Key"
 BODY = "Your appointment is confirmed for tomorrow at 14:30. Reply STOP to opt out."
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
 
 
 async def provider_role(port: int) -> None:
