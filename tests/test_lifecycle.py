@@ -109,4 +109,4 @@ async def test_sigterm_writes_every_call_the_pbx_reported(tmp_path: Path) -> Non
     async with sessionmaker(engine)() as session:
         rows = {c.linkedid: c.outcome for c in await session.scalars(select(Call))}
     await engine.dispose()
-    assert rows == dict.fromkeys(calls, "answered")
+    assert rows == dict.fromkeys(calls, "answered"), output.decode()

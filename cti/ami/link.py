@@ -132,7 +132,6 @@ class AmiLink:
         self._metrics = metrics
         self._component = f"pbx:{config.name}"
         self._queue: asyncio.Queue[tuple[AmiMessage, float] | LoginInfo] = asyncio.Queue()
-        self._arrived = asyncio.Event()
         self._backoff = Backoff(config.reconnect_min, config.reconnect_max)
         self._ids = itertools.count(1)
         self._id_prefix = f"cti-{secrets.token_hex(3)}-"
@@ -282,7 +281,6 @@ class AmiLink:
             self._booted = frame
         self._metrics.inc("cti_ami_events_total", pbx=self._config.name)
         self._queue.put_nowait((frame, time.monotonic()))
-        self._arrived.set()
 
     async def _consume(self) -> None:
         while True:
@@ -299,20 +297,20 @@ class AmiLink:
             finally:
                 self._queue.task_done()
 
-    async def drain(self, quiet: float = 0.1, limit: float = 2.0) -> None:
-        """Before closing: handle what the PBX has already sent, until it has been quiet for
-        `quiet` seconds (at most `limit`), so a shutdown loses no call it was told about."""
+    async def drain(self, limit: float = 2.0) -> None:
+        """Before closing: handle every event the PBX sent before now (at most `limit` seconds).
+
+        AMI is one ordered stream and a session's actions run in order, so once the reply to a
+        Ping is in, every event written before it is in the queue: no guess at a quiet period.
+        """
+        protocol = self._protocol
         try:
             async with asyncio.timeout(limit):
-                while True:
-                    await self._queue.join()
-                    self._arrived.clear()
-                    try:
-                        async with asyncio.timeout(quiet):
-                            await self._arrived.wait()
-                    except TimeoutError:
-                        return
-        except TimeoutError:
+                if protocol is not None and self.authenticated:
+                    with contextlib.suppress(AmiActionFailed, AmiConnectionLost):
+                        await self._call(protocol, {"Action": "Ping"}, limit, False)
+                await self._queue.join()
+        except (TimeoutError, AmiActionTimeout):
             logger.warning(
                 "pbx %s: %d events still unhandled at shutdown",
                 self._config.name,

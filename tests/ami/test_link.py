@@ -315,6 +315,41 @@ async def test_close_is_final_and_fails_in_flight_actions(ami: Harness) -> None:
     assert ami.status() == ComponentHealth("degraded", "closed")
 
 
+async def test_drain_handles_every_event_written_before_the_pbx_answers_its_ping(
+    ami: Harness,
+) -> None:
+    link, sink = await ami.link(Sink(delay=0.01))
+    await eventually(lambda: bool(sink.logins))
+
+    async def events_trickle_in_before_pong(session: Session, action: Action) -> None:
+        # Events already on their way when the service stops, with gaps longer than any
+        # "quiet period" a drain could wait for.
+        for seq in range(3):
+            session.write({"Event": "UserEvent", "Seq": str(seq)})
+            await session.writer.drain()
+            await asyncio.sleep(0.3)
+        session.write([("Response", "Success"), ("ActionID", action["ActionID"]), ("Ping", "Pong")])
+
+    burst = b"".join(encode({"Event": "Burst", "Seq": str(s)}) for s in range(30))
+    await ami.server.push(burst)
+    ami.server.responders["ping"] = events_trickle_in_before_pong
+    await link.drain(limit=5.0)
+    assert len(sink.named("Burst")) == 30
+    assert [first(e, "Seq") for e in sink.named("UserEvent")] == ["0", "1", "2"]
+
+
+async def test_drain_gives_up_at_its_limit_when_the_pbx_does_not_answer(
+    ami: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    link, sink = await ami.link()
+    await eventually(lambda: bool(sink.logins))
+    ami.server.responders["ping"] = never_answer
+    started = time.monotonic()
+    await link.drain(limit=0.3)
+    assert 0.3 <= time.monotonic() - started < 1.0
+    assert any("unhandled at shutdown" in r.getMessage() for r in caplog.records)
+
+
 async def test_close_during_the_backoff_window_prevents_the_reconnect(ami: Harness) -> None:
     ami.server.hang_up_on_accept = True
     link, _ = await ami.link(reconnect_min=0.3, reconnect_max=0.3)
