@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import Table, select
 
 from cti import keys
+from cti.calllog.export import csv_record
 from cti.db.models import Call, User
-from cti.webapp.calls import export_column
 from tests.webtools import AppClient, login
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -146,7 +146,7 @@ async def test_bad_filters_get_a_clear_400(
         assert message in (await response.json())["message"]
 
 
-async def test_export_cells_are_made_alike_by_both_databases(db: Any) -> None:
+async def test_export_records_are_made_alike_by_both_databases(db: Any) -> None:
     at = datetime(2026, 11, 29, 10, 0, 5, 250000, tzinfo=UTC)
     async with db.begin() as session:
         session.add(
@@ -156,32 +156,46 @@ async def test_export_cells_are_made_alike_by_both_databases(db: Any) -> None:
                 direction="inbound",
                 caller_name='=HYPERLINK("x")',
                 caller_number="-1",
-                queue="support",
+                queue="support, 2nd line",
                 started_at=at,
                 answered_at=None,
                 wait_seconds=1.5,
+                talk_seconds=61.25,
                 outcome="answered",
+                hangup_cause=16,
+                disposition="",
+                notes='Said "call me back",\r\nthen: 王先生',
             )
         )
     table = cast(Table, Call.__table__)
+    names = (
+        "started_at",
+        "answered_at",
+        "caller_name",
+        "caller_number",
+        "queue",
+        "wait_seconds",
+        "talk_seconds",
+        "hangup_cause",
+        "customer_id",
+        "disposition",
+        "notes",
+    )
     async with db() as session:
         dialect = session.get_bind().dialect.name
-        names = (
-            "started_at",
-            "answered_at",
-            "caller_name",
-            "caller_number",
-            "queue",
-            "wait_seconds",
-        )
-        row = (
-            await session.execute(select(*(export_column(table, name, dialect) for name in names)))
-        ).one()
-    assert tuple(row) == (
-        "2026-11-29T10:00:05.250000+00:00",
-        None,
-        '\'=HYPERLINK("x")',
-        "'-1",
-        "support",
-        1.5,
-    )
+        record = await session.scalar(select(csv_record(table, names, dialect)))
+    assert list(csv.reader(io.StringIO(record, newline=""))) == [
+        [
+            "2026-11-29T10:00:05.250000+00:00",
+            "",
+            '\'=HYPERLINK("x")',
+            "'-1",
+            "support, 2nd line",
+            "1.5",
+            "61.25",
+            "16",
+            "",
+            "",
+            'Said "call me back",\r\nthen: 王先生',
+        ]
+    ]
