@@ -228,6 +228,12 @@ async def agent_socket(
                 pops.setdefault((call_id, data["data"]["interface"]), time.perf_counter())
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -308,11 +314,18 @@ async def run(
             tasks.append(asyncio.create_task(floor_socket(http, url, tokens[0], shown)))
             tasks.append(asyncio.create_task(observe(sim_port, called, joined)))
             await asyncio.sleep(3)
+            pids = {"service": service.pid, "simulator": simulator.pid, "clients": os.getpid()}
+            cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             simulator.stdin.write(b"go\n")
             await simulator.stdout.readline()
             await asyncio.sleep(args.seconds)
             simulator.stdin.write(b"stop\n")
             await simulator.stdout.readline()
+            # Share of one core each process used while traffic ran: saturation shows here.
+            cpu = {
+                name: 100 * (cpu_seconds(pid) - cpu_before[name]) / args.seconds
+                for name, pid in pids.items()
+            }
             await asyncio.sleep(3)
             rss = peak_rss_mb(service.pid)
     finally:
@@ -327,7 +340,8 @@ async def run(
     board = [(shown[k] - t) * 1000 for k, t in joined.items() if k in shown]
     print(
         f"  {len(called):,} AgentCalled, {len(latencies):,} pops matched "
-        f"({len(called) / args.seconds:.0f} rings/s)"
+        f"({len(called) / args.seconds:.0f} rings/s); CPU % of one core: "
+        + ", ".join(f"{name} {share:.0f}" for name, share in cpu.items())
     )
     figures = {
         "pop_p50_ms": statistics.median(latencies) if latencies else float("nan"),
