@@ -7,6 +7,7 @@ queue ("logged-out"), and at shutdown; stretches are written in batches once a s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,6 +40,7 @@ class AgentTimeWriter:
         self._open: dict[tuple[str, str], _Open] = {}
         self._closed: list[dict[str, Any]] = []
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     async def handle(self, event: object) -> None:
         """Bus subscriber for AgentChanged."""
@@ -76,8 +78,10 @@ class AgentTimeWriter:
         self._task = asyncio.create_task(self._run(), name="agent-time-writer")
 
     async def stop(self) -> None:
+        """Close the open stretches and write everything; a write in progress is waited for,
+        never cancelled (cancelled, it took its batch with it)."""
+        self._stopping.set()
         if self._task is not None:
-            self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         now = datetime.now(UTC)
         for key, stretch in self._open.items():
@@ -86,8 +90,10 @@ class AgentTimeWriter:
         await self.flush()
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_SECONDS)
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(FLUSH_SECONDS):
+                    await self._stopping.wait()
             await self.flush()
 
     async def flush(self) -> bool:

@@ -9,6 +9,7 @@ again instead of a second one. A failed write keeps its rows pending and is retr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -65,6 +66,7 @@ class CallLogWriter:
         self._metrics = metrics
         self._pending: dict[tuple[str, str], CallSnapshot] = {}
         self._wake = asyncio.Event()
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
         metrics.describe("cti_calllog_rows_written_total", "call log rows inserted or updated")
         metrics.describe("cti_calllog_write_errors_total", "call log batches that failed and wait")
@@ -84,9 +86,13 @@ class CallLogWriter:
         self._task = asyncio.create_task(self._run(), name="calllog-writer")
 
     async def stop(self) -> None:
-        """Write what is pending, then stop (graceful shutdown flushes, ground for SIGTERM)."""
+        """Write what is pending, then stop (graceful shutdown flushes, ground for SIGTERM).
+
+        A write in progress is waited for, never cancelled: cancelled, it took its batch with it.
+        """
+        self._stopping = True
+        self._wake.set()
         if self._task is not None:
-            self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         for delay in (*RETRY_SECONDS, 0.0):
             if await self.flush():
@@ -96,19 +102,18 @@ class CallLogWriter:
 
     async def _run(self) -> None:
         failures = 0
-        while True:
-            try:
-                async with asyncio.timeout(FLUSH_SECONDS):
+        while not self._stopping:
+            pause = (
+                RETRY_SECONDS[min(failures, len(RETRY_SECONDS)) - 1] if failures else FLUSH_SECONDS
+            )
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(pause):
                     await self._wake.wait()
-            except TimeoutError:
-                pass
             self._wake.clear()
+            if self._stopping:
+                return
             await self._sum_hours()
-            if await self.flush():
-                failures = 0
-            else:
-                await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
-                failures += 1
+            failures = 0 if await self.flush() else failures + 1
 
     async def flush(self) -> bool:
         """Write every pending snapshot in one transaction; False (rows kept) if it failed."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from tests.core.test_model_from_traces import run
 Db = async_sessionmaker[Any]
 
 
-async def writer_for(db: Db) -> CallLogWriter:
+async def writer_for(db: Db, metrics: Metrics | None = None) -> CallLogWriter:
     directory = Directory()
     await directory.load(db)
     return CallLogWriter(
@@ -34,7 +35,7 @@ async def writer_for(db: Db) -> CallLogWriter:
         devices_of=lambda pbx, interface: (interface, interface.removesuffix("/n")),
         rules={},
         default_rules=NumberRules("US"),
-        metrics=Metrics(),
+        metrics=metrics or Metrics(),
         report_settings=KpiSettings(20, 5, "answered-and-long-abandons", {}),
     )
 
@@ -135,6 +136,38 @@ async def test_a_locked_database_delays_rows_and_loses_none(tmp_path: Path) -> N
     (call,) = await rows(db)
     assert call.outcome == "answered"
     assert sum(isinstance(e, CallEvent) for e in events) > 1
+    await engine.dispose()
+
+
+async def test_stopping_during_a_write_waits_for_it_and_loses_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "slow.db"
+    engine = create_engine(DatabaseConfig(url=f"sqlite+aiosqlite:///{path}", busy_timeout_ms=5000))
+    await migrate.upgrade(engine)
+    db = sessionmaker(engine)
+    metrics = Metrics()
+    writer = await writer_for(db, metrics)
+    writer.start()
+    _, events = run("answered")
+    blocker = sqlite3.connect(path)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        for event in events:
+            await writer.handle(event)
+        # The batch has left the pending set: a write is under way, waiting for the lock.
+        for _ in range(100):
+            if metrics.value("cti_calllog_pending") == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert metrics.value("cti_calllog_pending") == 0
+        stopping = asyncio.create_task(writer.stop())
+        await asyncio.sleep(0.2)
+        assert not stopping.done(), "stop() must wait for the write in progress"
+    finally:
+        blocker.rollback()
+        blocker.close()
+    await stopping
+    (call,) = await rows(db)
+    assert call.outcome == "answered"
     await engine.dispose()
 
 
