@@ -36,6 +36,9 @@ class OriginateResult:
 
 
 class PbxActions:
+    # The events observe() reads.
+    EVENTS: Final = ("OriginateResponse",)
+
     def __init__(self, link: AmiLink, *, outbound_context: str) -> None:
         self._link = link
         self._outbound_context = outbound_context

@@ -17,7 +17,7 @@ from cti.ami.actions import PbxActions
 from cti.ami.frames import AmiMessage, first
 from cti.ami.link import AmiLink, LoginInfo
 from cti.ami.resync import read_state
-from cti.ami.translate import Translator
+from cti.ami.translate import VARIABLES, Translator
 from cti.bus import EventBus
 from cti.config import PbxConfig
 from cti.core.events import CallsLost
@@ -50,7 +50,13 @@ class PbxFeed:
         self._booted_at: datetime | None = None
         self._ticker: asyncio.Task[None] | None = None
         self.link = AmiLink(
-            config, on_event=self._on_event, on_login=self._on_login, health=health, metrics=metrics
+            config,
+            on_event=self._on_event,
+            on_login=self._on_login,
+            health=health,
+            metrics=metrics,
+            events=(*self._translator.events, *PbxActions.EVENTS),
+            variables=VARIABLES,
         )
         self.actions = PbxActions(self.link, outbound_context=config.outbound_context)
         self.resyncs = 0

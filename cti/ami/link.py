@@ -26,7 +26,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,12 +41,15 @@ from cti.ami.errors import (
 )
 from cti.ami.frames import AmiMessage, first
 from cti.ami.protocol import PROTOCOL_ERRORS, AmiProtocol, FrameMessage
+from cti.ami.sieve import EventSieve
 from cti.config import PbxConfig
 from cti.health import HealthRegistry
 from cti.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
+# Read by the link itself: the PBX's uptime at login, and its going down.
+_LINK_EVENTS = ("FullyBooted", "Shutdown")
 # Each back-off delay is shortened by up to this fraction, so many links do not retry in step.
 JITTER = 0.25
 Reply = FrameMessage | list[FrameMessage]
@@ -124,7 +127,11 @@ class AmiLink:
         on_login: Callable[[LoginInfo], Awaitable[None]],
         health: HealthRegistry,
         metrics: Metrics,
+        events: Iterable[str] | None = None,
+        variables: Iterable[str] | None = None,
     ) -> None:
+        """`events`: the event names on_event reads (None: all); the others are dropped unparsed.
+        `variables`: of VarSet events, the variables it reads (None: all)."""
         self._config = config
         self._on_event = on_event
         self._on_login = on_login
@@ -151,6 +158,12 @@ class AmiLink:
         metrics.describe("cti_ami_handler_errors_total", "exceptions raised by AMI event handlers")
         metrics.describe(PROTOCOL_ERRORS, "AMI frames dropped: oversized or failed to handle")
         metrics.gauge_fn("cti_ami_event_queue_depth", self._queue.qsize, pbx=config.name)
+        self._sieve: EventSieve | None = None
+        if events is not None:
+            sieve = EventSieve({*events, *_LINK_EVENTS}, variables)
+            self._sieve = sieve
+            metrics.describe("cti_ami_events_skipped_total", "AMI events dropped unread, unused")
+            metrics.gauge_fn("cti_ami_events_skipped_total", lambda: sieve.skipped, pbx=config.name)
 
     @property
     def connected(self) -> bool:
@@ -178,7 +191,7 @@ class AmiLink:
             loop=asyncio.get_running_loop(),
             host=self._config.host,
             port=self._config.port,
-            protocol_factory=functools.partial(AmiProtocol, name, self._metrics),
+            protocol_factory=functools.partial(AmiProtocol, name, self._metrics, self._sieve),
         )
         self._health.report(self._component, "degraded", "connecting")
         self._tasks = [

@@ -24,6 +24,7 @@ from panoramisk.utils import CaseInsensitiveDict
 
 from cti.ami.errors import AmiConnectionLost, UnsafeValue
 from cti.ami.frames import MAX_FRAME, AmiMessage, FrameSplitter, parse_frame
+from cti.ami.sieve import EventSieve
 from cti.errors import AmiError
 from cti.metrics import Metrics
 
@@ -52,9 +53,10 @@ def check_safe(action: Mapping[str, object]) -> None:
 
 
 class AmiProtocol(AMIProtocol):  # type: ignore[misc]
-    def __init__(self, pbx: str, metrics: Metrics) -> None:
+    def __init__(self, pbx: str, metrics: Metrics, sieve: EventSieve | None = None) -> None:
         self._pbx = pbx
         self._metrics = metrics
+        self._sieve = sieve
         self._splitter = FrameSplitter()
         self.gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.lost_reason = ""
@@ -69,7 +71,10 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
         if self._splitter.oversized != oversized:
             self._metrics.inc(PROTOCOL_ERRORS, pbx=self._pbx, kind="oversized")
             logger.warning("pbx %s: dropped a frame over %d bytes", self._pbx, MAX_FRAME)
+        sieve = self._sieve
         for raw in frames:
+            if sieve is not None and not sieve.keeps(raw):
+                continue
             try:
                 frame = parse_frame(raw)
                 if "Event" in frame and "ActionID" not in frame and frame["Event"] != "Shutdown":

@@ -17,6 +17,10 @@ from cti.core import observations as obs
 
 _CHANNEL_SUFFIX: Final = re.compile(r"-[0-9a-fA-F]{4,}(;[12])?$")
 _HMS: Final = re.compile(r"^(\d+):(\d{2}):(\d{2})$")
+# The channel variables it reads from VarSet: how Queue() ended, and MixMonitor's file.
+QUEUE_RESULT: Final = "QUEUESTATUS"
+RECORDING_FILE: Final = "MIXMONITOR_FILENAME"
+VARIABLES: Final = (QUEUE_RESULT, RECORDING_FILE)
 
 
 def device_of_channel(name: str) -> str:
@@ -171,6 +175,11 @@ class Translator:
             "VarSet": self._var_set,
         }
 
+    @property
+    def events(self) -> frozenset[str]:
+        """The event names it reads."""
+        return frozenset(self._handlers)
+
     def wanted(self, event_name: str) -> bool:
         return event_name in self._handlers
 
@@ -299,8 +308,8 @@ class Translator:
     def _var_set(self, message: AmiMessage, at: datetime) -> obs.Observation | None:
         variable = first(message, "Variable")
         uniqueid = first(message, "Uniqueid")
-        if variable == "QUEUESTATUS":
+        if variable == QUEUE_RESULT:
             return obs.QueueResult(self.pbx, at, uniqueid, unescape_c(first(message, "Value")))
-        if variable == "MIXMONITOR_FILENAME":
+        if variable == RECORDING_FILE:
             return obs.RecordingStarted(self.pbx, at, uniqueid, unescape_c(first(message, "Value")))
         return None

@@ -76,6 +76,8 @@ class Harness:
         *,
         on_login: Callable[[LoginInfo], Awaitable[None]] | None = None,
         secret: str = "secret",
+        events: set[str] | None = None,
+        variables: set[str] | None = None,
         **settings: Any,
     ) -> tuple[AmiLink, Sink]:
         sink = sink or Sink()
@@ -100,6 +102,8 @@ class Harness:
             on_login=on_login or sink.on_login,
             health=self.health,
             metrics=self.metrics,
+            events=events,
+            variables=variables,
         )
         self.links.append(link)
         await link.start()
@@ -154,6 +158,32 @@ async def test_events_arrive_in_order_after_fully_booted_and_the_login_marker(
     assert sink.items[1] == LoginInfo("Asterisk Call Manager/11.0.0", 3600.0, 3600.0)
     assert sink.stamps == sorted(sink.stamps)
     assert ami.metrics.value("cti_ami_events_total", pbx=PBX) == 201
+
+
+async def test_a_link_told_its_events_drops_the_others_unparsed_and_counts_them(
+    ami: Harness,
+) -> None:
+    link, sink = await ami.link(events={"UserEvent", "VarSet"}, variables={"QUEUESTATUS"})
+    await eventually(lambda: bool(sink.logins))
+    await ami.server.push(
+        encode({"Event": "Newexten", "Application": "Queue"})
+        + encode({"Event": "UserEvent", "Seq": "1"})
+        + encode({"Event": "VarSet", "Variable": "BRIDGEPEER", "Value": "x"})
+        + encode({"Event": "VarSet", "Variable": "QUEUESTATUS", "Value": "TIMEOUT"})
+        + encode({"Event": "DeviceStateChange", "State": "INUSE"})
+        + encode({"Event": "UserEvent", "Seq": "2"})
+    )
+    await eventually(lambda: len(sink.named("UserEvent")) == 2)
+    names = [i.get("Event") for i in sink.items if not isinstance(i, LoginInfo)]
+    assert names == ["FullyBooted", "UserEvent", "VarSet", "UserEvent"]
+    assert ami.metrics.value("cti_ami_events_skipped_total", pbx=PBX) == 3
+    # Replies to actions pass whatever their name: a list's items are events too.
+    reply = await link.send({"Action": "QueueStatus"}, as_list=True)
+    assert [first(item.frame, "Event") for item in reply[1:]] == [
+        "QueueParams",
+        "QueueMember",
+        "QueueStatusComplete",
+    ]
 
 
 async def test_utf8_name_split_byte_by_byte_arrives_whole(ami: Harness) -> None:
