@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import os
 import random
 import secrets
@@ -176,6 +177,9 @@ async def simulator_role(args: argparse.Namespace) -> None:
     callers = tuple((await asyncio.to_thread(Path(args.callers).read_text, "utf-8")).splitlines())
     config = dataclasses.replace(sim_config(args.agents, args.rate, callers), port=args.sim_port)
     simulator = await run_simulator(config)
+    # The load generator stands in for Asterisk, which has no collector pauses.
+    gc.collect()
+    gc.freeze()
     print("ready", flush=True)
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
@@ -314,6 +318,9 @@ async def run(
             tasks.append(asyncio.create_task(floor_socket(http, url, tokens[0], shown)))
             tasks.append(asyncio.create_task(observe(sim_port, called, joined)))
             await asyncio.sleep(3)
+            # The measuring clients' own collector pauses would be counted as pop latency.
+            gc.collect()
+            gc.freeze()
             pids = {"service": service.pid, "simulator": simulator.pid, "clients": os.getpid()}
             cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             simulator.stdin.write(b"go\n")
