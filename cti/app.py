@@ -32,6 +32,7 @@ from cti.core.events import (
 from cti.core.kpi import KpiSettings, Targets
 from cti.core.numbers import NumberRules
 from cti.db import users
+from cti.db.card_lookup import CardLookup
 from cti.db.engine import create_engine, ensure_migrated, sessionmaker
 from cti.db.models import Customer, PhoneNumber
 from cti.db.sessions import purge_expired
@@ -194,8 +195,11 @@ async def screen_pop(app: web.Application) -> AsyncIterator[None]:
             cache_seconds=settings.external_cache_seconds,
             health=app[keys.HEALTH],
         )
+    cards = CardLookup(
+        app[keys.ENGINE], app[keys.DB], busy_timeout_ms=config.database.busy_timeout_ms
+    )
     pops = ScreenPop(
-        db=app[keys.DB],
+        cards=cards,
         hub=app[keys.PUSH],
         directory=app[keys.DIRECTORY],
         devices_of=functools.partial(_devices_of, app),
@@ -211,6 +215,7 @@ async def screen_pop(app: web.Application) -> AsyncIterator[None]:
     )
     yield
     await pops.settle()
+    cards.close()
 
 
 async def sms(app: web.Application) -> AsyncIterator[None]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from cti.core.numbers import Number, reversed_digits
 from cti.db.models import Call, Customer, PhoneNumber
@@ -111,30 +111,37 @@ class Card:
         }
 
 
-async def find_by_number(session: AsyncSession, number: Number, suffix_digits: int) -> list[int]:
+# Lookups are synchronous, on a plain Session: the screen-pop runs them in a thread in one go
+# (cti.db.card_lookup), pages through AsyncSession.run_sync.
+
+
+def pop_cards(session: Session, number: Number, suffix_digits: int, limit: int) -> list[Card]:
+    """The cards a screen-pop shows for a caller: at most `limit`, most recent contact first."""
+    return load_cards(session, find_by_number(session, number, suffix_digits)[:limit])
+
+
+def find_by_number(session: Session, number: Number, suffix_digits: int) -> list[int]:
     """Customers holding this number, most recently contacted first: exact E.164, else by suffix."""
     if not number.known:
         return []
-    ids = list(await session.scalars(_BY_E164, {"e164": number.e164}))
+    ids = list(session.scalars(_BY_E164, {"e164": number.e164}))
     if not ids:
         # The digits reversed make "ends with" an indexed range scan on both databases.
         start = reversed_digits(number.e164)[:suffix_digits]
-        ids = list(await session.scalars(_BY_SUFFIX, {"low": start, "high": start + ":"}))
-    return await by_recent_contact(session, list(dict.fromkeys(ids)))
+        ids = list(session.scalars(_BY_SUFFIX, {"low": start, "high": start + ":"}))
+    return by_recent_contact(session, list(dict.fromkeys(ids)))
 
 
-async def by_recent_contact(session: AsyncSession, ids: list[int]) -> list[int]:
+def by_recent_contact(session: Session, ids: list[int]) -> list[int]:
     if len(ids) < 2:
         return ids
-    rows = await session.execute(
+    rows = session.execute(
         select(Call.customer_id, func.max(Call.started_at))
         .where(Call.customer_id.in_(ids))
         .group_by(Call.customer_id)
     )
     last = {customer_id: started for customer_id, started in rows}
-    changed = await session.execute(
-        select(Customer.id, Customer.updated_at).where(Customer.id.in_(ids))
-    )
+    changed = session.execute(select(Customer.id, Customer.updated_at).where(Customer.id.in_(ids)))
     updated = {customer_id: at for customer_id, at in changed}
 
     def recency(customer_id: int) -> tuple[int, float]:
@@ -148,15 +155,15 @@ async def by_recent_contact(session: AsyncSession, ids: list[int]) -> list[int]:
     return sorted(ids, key=recency, reverse=True)
 
 
-async def search(session: AsyncSession, text: str, number: Number, suffix_digits: int) -> list[int]:
+def search(session: Session, text: str, number: Number, suffix_digits: int) -> list[int]:
     """Customers whose name contains `text`, or who hold the number it spells."""
-    by_number = await find_by_number(session, number, suffix_digits) if number.known else []
+    by_number = find_by_number(session, number, suffix_digits) if number.known else []
     words = text.strip()
     by_name: Sequence[int] = []
     if words:
         pattern = f"%{words.replace('%', '').replace('_', '')}%"
         by_name = list(
-            await session.scalars(
+            session.scalars(
                 select(Customer.id)
                 .where(or_(Customer.name.ilike(pattern), Customer.external_id == words))
                 .order_by(Customer.name)
@@ -166,13 +173,13 @@ async def search(session: AsyncSession, text: str, number: Number, suffix_digits
     return list(dict.fromkeys([*by_number, *by_name]))[:MAX_MATCHES]
 
 
-async def load_cards(session: AsyncSession, ids: list[int], calls: int = 5) -> list[Card]:
+def load_cards(session: Session, ids: list[int], calls: int = 5) -> list[Card]:
     """The customers' cards in the order of `ids`, each with its `calls` latest calls."""
     if not ids:
         return []
-    customers = {c.id: c for c in await session.scalars(_CUSTOMERS, {"ids": ids})}
+    customers = {c.id: c for c in session.scalars(_CUSTOMERS, {"ids": ids})}
     history: dict[int, list[Call]] = {}
-    for call in await session.scalars(_HISTORY, {"ids": ids, "calls": calls}):
+    for call in session.scalars(_HISTORY, {"ids": ids, "calls": calls}):
         history.setdefault(call.customer_id or 0, []).append(call)
     cards = []
     for customer_id in ids:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,7 +25,7 @@ def create_engine(config: DatabaseConfig) -> AsyncEngine:
     kwargs: dict[str, Any] = {"echo": config.echo}
     if config.url.startswith("sqlite"):
         engine = create_async_engine(config.url, **kwargs)
-        _tune_sqlite(engine, config.busy_timeout_ms)
+        tune_sqlite(engine.sync_engine, config.busy_timeout_ms)
         return engine
     connect_args: dict[str, Any] = {}
     if config.schema:
@@ -39,10 +39,10 @@ def create_engine(config: DatabaseConfig) -> AsyncEngine:
     )
 
 
-def _tune_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+def tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     """WAL lets readers run beside the writer; busy_timeout waits for a lock instead of failing."""
 
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")

@@ -13,8 +13,6 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from cti.config import ScreenPopConfig
 from cti.core.events import (
     CallAnswered,
@@ -25,7 +23,8 @@ from cti.core.events import (
     RingStopped,
 )
 from cti.core.numbers import Number, NumberRules, normalize
-from cti.db.customers import Card, find_by_number, load_cards
+from cti.db.card_lookup import CardLookup
+from cti.db.customers import Card
 from cti.directory import Directory, Person
 from cti.health import HealthRegistry
 from cti.screenpop.external import ExternalMatch, ExternalSource, fill
@@ -50,7 +49,7 @@ class ScreenPop:
     def __init__(
         self,
         *,
-        db: async_sessionmaker[AsyncSession],
+        cards: CardLookup,
         hub: PushHub,
         directory: Directory,
         devices_of: DevicesOf,
@@ -61,7 +60,7 @@ class ScreenPop:
         health: HealthRegistry,
         external: ExternalSource | None = None,
     ) -> None:
-        self._db = db
+        self._cards = cards
         self._hub = hub
         self._directory = directory
         self._devices_of = devices_of
@@ -165,9 +164,7 @@ class ScreenPop:
 
     async def _lookup(self, number: Number) -> tuple[list[Card], ExternalMatch | None]:
         try:
-            async with self._db() as session:
-                ids = await find_by_number(session, number, self._suffix_digits)
-                cards = await load_cards(session, ids[:POP_CARDS])
+            cards = await self._cards.cards(number, self._suffix_digits, POP_CARDS)
         except Exception:
             # A failing database must not cost the agent the pop itself.
             logger.exception("screen-pop: customer lookup failed")

@@ -214,7 +214,7 @@ class SmsService:
         keyword = classify(body)
 
         async def store(session: AsyncSession) -> tuple[int, int | None, str | None] | None:
-            found = await customers.find_by_number(session, number, self._suffix_digits)
+            found = await session.run_sync(customers.find_by_number, number, self._suffix_digits)
             customer_id = found[0] if found else None
             message_id, created = await outbox.enqueue(
                 session,

@@ -67,8 +67,8 @@ async def search_page(request: web.Request) -> web.StreamResponse:
     cards: list[customers.Card] = []
     if text:
         async with request.app[keys.DB]() as session:
-            ids = await customers.search(session, query, _number(request, text), suffix)
-            cards = await customers.load_cards(session, ids, calls=1)
+            ids = await session.run_sync(customers.search, query, _number(request, text), suffix)
+            cards = await session.run_sync(customers.load_cards, ids, 1)
     context = {
         "q": query,
         "phone": phone,
@@ -113,7 +113,7 @@ async def customer_page(
     """The customer card, with the error of a form that did not go through."""
     sms = request.app[keys.SMS]
     async with request.app[keys.DB]() as session:
-        cards = await customers.load_cards(session, [customer_id], calls=20)
+        cards = await session.run_sync(customers.load_cards, [customer_id], 20)
         phone_ids = await customers.phone_ids(session, customer_id)
         template_names = await template_store.names(session)
     if not cards:

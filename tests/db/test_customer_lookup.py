@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from cti.core.numbers import NumberRules, normalize
 from cti.db import customers
+from cti.db.card_lookup import CardLookup
 from cti.db.models import Call
 from cti.errors import ConflictError, DomainError
 
@@ -24,28 +26,35 @@ async def add(db: Db, name: str, *numbers: str) -> int:
         )
 
 
-async def find(db: Db, raw: str, region: str = "FR") -> list[str]:
-    async with db() as session:
-        ids = await customers.find_by_number(session, normalize(raw, NumberRules(region)), 8)
-        return [card.name for card in await customers.load_cards(session, ids)]
+@pytest.fixture
+async def lookup(engine: AsyncEngine, db: Db) -> AsyncIterator[CardLookup]:
+    """The screen-pop's lookup: in a thread of its own on SQLite, on the async engine elsewhere."""
+    cards = CardLookup(engine, db, busy_timeout_ms=5000)
+    yield cards
+    cards.close()
 
 
-async def test_exact_match_in_any_format(db: Db) -> None:
+async def find(lookup: CardLookup, raw: str, region: str = "FR") -> list[str]:
+    cards = await lookup.cards(normalize(raw, NumberRules(region)), 8, customers.MAX_MATCHES)
+    return [card.name for card in cards]
+
+
+async def test_exact_match_in_any_format(db: Db, lookup: CardLookup) -> None:
     await add(db, "Chloé Dubois", "01 42 68 53 00")
     await add(db, "Hugo Martin", "06 12 34 56 78")
-    assert await find(db, "+33142685300") == ["Chloé Dubois"]
-    assert await find(db, "0033 1 42 68 53 00") == ["Chloé Dubois"]
-    assert await find(db, "011 33 1 42 68 53 00", region="US") == ["Chloé Dubois"]
+    assert await find(lookup, "+33142685300") == ["Chloé Dubois"]
+    assert await find(lookup, "0033 1 42 68 53 00") == ["Chloé Dubois"]
+    assert await find(lookup, "011 33 1 42 68 53 00", region="US") == ["Chloé Dubois"]
 
 
-async def test_last_digits_when_the_country_part_differs(db: Db) -> None:
+async def test_last_digits_when_the_country_part_differs(db: Db, lookup: CardLookup) -> None:
     await add(db, "Chloé Dubois", "01 42 68 53 00")
     # A caller ID whose country and area part differ but whose last 8 digits are the same.
-    assert await find(db, "+49 30 42685300", region="DE") == ["Chloé Dubois"]
-    assert await find(db, "+49 30 42685301", region="DE") == []
+    assert await find(lookup, "+49 30 42685300", region="DE") == ["Chloé Dubois"]
+    assert await find(lookup, "+49 30 42685301", region="DE") == []
 
 
-async def test_several_customers_most_recent_contact_first(db: Db) -> None:
+async def test_several_customers_most_recent_contact_first(db: Db, lookup: CardLookup) -> None:
     older = await add(db, "Old Contact", "01 42 68 53 00")
     recent = await add(db, "Recent Contact", "01 42 68 53 00")
     never = await add(db, "Never Called", "01 42 68 53 00")
@@ -61,14 +70,14 @@ async def test_several_customers_most_recent_contact_first(db: Db) -> None:
                     started_at=now - timedelta(days=days),
                 )
             )
-    assert await find(db, "+33142685300") == ["Recent Contact", "Old Contact", "Never Called"]
+    assert await find(lookup, "+33142685300") == ["Recent Contact", "Old Contact", "Never Called"]
     assert never
 
 
 @pytest.mark.parametrize("raw", ["", "anonymous", "12", "<script>", "+", "9" * 300, "١٢٣"])
-async def test_no_match_and_garbage_never_raise(db: Db, raw: str) -> None:
+async def test_no_match_and_garbage_never_raise(db: Db, lookup: CardLookup, raw: str) -> None:
     await add(db, "Chloé Dubois", "01 42 68 53 00")
-    assert await find(db, raw) == []
+    assert await find(lookup, raw) == []
 
 
 async def test_merge_moves_numbers_and_calls_and_drops_the_duplicate(db: Db) -> None:
@@ -87,8 +96,8 @@ async def test_merge_moves_numbers_and_calls_and_drops_the_duplicate(db: Db) -> 
     async with db.begin() as session:
         await customers.merge(session, keep, drop)
     async with db() as session:
-        (card,) = await customers.load_cards(session, [keep])
-        assert await customers.load_cards(session, [drop]) == []
+        (card,) = await session.run_sync(customers.load_cards, [keep])
+        assert await session.run_sync(customers.load_cards, [drop]) == []
     assert sorted(e164 for _, e164, _ in card.phones) == ["+33142685300", "+33612345678"]
     assert len(card.last_calls) == 1
     with pytest.raises(DomainError, match="into itself"):

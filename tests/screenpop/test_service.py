@@ -20,6 +20,7 @@ from cti.core import observations as obs
 from cti.core.numbers import NumberRules
 from cti.core.pbx_state import PbxState
 from cti.db import migrate, users
+from cti.db.card_lookup import CardLookup
 from cti.db.engine import create_engine, sessionmaker
 from cti.directory import Directory
 from cti.health import HealthRegistry
@@ -98,6 +99,7 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Rig]
             ids[username] = user.id
     directory = Directory()
     await directory.load(db)
+    cards = CardLookup(engine, db, busy_timeout_ms=5000)
     async with aiohttp.ClientSession() as http:
 
         async def make(budget_ms: int = 200, external_url: str = "") -> Rig:
@@ -109,7 +111,7 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Rig]
                 else None
             )
             pops = ScreenPop(
-                db=db,
+                cards=cards,
                 hub=hub,
                 directory=directory,
                 devices_of=lambda pbx, interface: (interface, interface.removesuffix("/n")),
@@ -123,6 +125,7 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Rig]
             return Rig(pops, hub, health, ids)
 
         yield make
+        cards.close()
         await engine.dispose()
 
 
