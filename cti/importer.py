@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cti.core.numbers import NumberRules
@@ -273,7 +273,17 @@ async def import_customers(
             f"{path}: not UTF-8 text (byte {error.start}); save it as UTF-8 CSV and retry; "
             "nothing was imported"
         ) from error
+    await _refresh_statistics(db)
     if progress is not None:
         progress(total, total)
     report.rejected.sort(key=lambda r: r.line)
     return report
+
+
+async def _refresh_statistics(db: async_sessionmaker[AsyncSession]) -> None:
+    """Tell PostgreSQL's planner what the import changed: a freshly filled table has no
+    statistics until autovacuum comes round, and plans (and pops) suffer meanwhile. SQLite's
+    planner goes by its indexes alone."""
+    async with db.begin() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            await session.execute(text("ANALYZE customers, phone_numbers"))

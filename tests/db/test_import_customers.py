@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import selectinload
 
@@ -186,3 +186,22 @@ async def test_semicolons_and_a_byte_order_mark_are_understood(db: Db, tmp_path:
     (emile,) = await customers(db)
     assert emile.name == "Émile Zola"
     assert [p.e164 for p in emile.phones] == ["+33142685300"]
+
+
+@pytest.mark.postgres
+async def test_postgresql_planner_statistics_are_fresh_after_an_import(
+    db: Db, tmp_path: Path
+) -> None:
+    async with db() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            pytest.skip("statistics are a PostgreSQL matter; SQLite plans by its indexes")
+    rows = "".join(f"C{i},Customer {i},+1415555{i:04d}\n" for i in range(50))
+    await import_customers(db, write(tmp_path, "id,name,phone\n" + rows), region="US")
+    async with db() as session:
+        analyzed = await session.execute(
+            text(
+                "SELECT relname, last_analyze IS NOT NULL FROM pg_stat_user_tables "
+                "WHERE relname IN ('customers', 'phone_numbers') AND schemaname = current_schema()"
+            )
+        )
+        assert {name: done for name, done in analyzed} == {"customers": True, "phone_numbers": True}
