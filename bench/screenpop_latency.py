@@ -122,7 +122,7 @@ async def lookup_timings(config: DatabaseConfig, samples: int = 2000) -> tuple[f
     db = sessionmaker(engine)
     async with db() as session:
         numbers = list(await session.scalars(select(PhoneNumber.e164).limit(50_000)))
-    lookup = CardLookup(engine, db, busy_timeout_ms=config.busy_timeout_ms)
+    lookup = CardLookup(engine, busy_timeout_ms=config.busy_timeout_ms)
     rng = random.Random(3)
     exact: list[float] = []
     suffix: list[float] = []

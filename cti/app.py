@@ -195,9 +195,7 @@ async def screen_pop(app: web.Application) -> AsyncIterator[None]:
             cache_seconds=settings.external_cache_seconds,
             health=app[keys.HEALTH],
         )
-    cards = CardLookup(
-        app[keys.ENGINE], app[keys.DB], busy_timeout_ms=config.database.busy_timeout_ms
-    )
+    cards = CardLookup(app[keys.ENGINE], busy_timeout_ms=config.database.busy_timeout_ms)
     pops = ScreenPop(
         cards=cards,
         hub=app[keys.PUSH],

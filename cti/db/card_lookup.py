@@ -15,8 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Final
 
 from sqlalchemy import Engine, create_engine, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cti.core.numbers import Number
 from cti.db.customers import Card, pop_cards
@@ -27,14 +26,8 @@ THREADS: Final = 4
 
 
 class CardLookup:
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        db: async_sessionmaker[AsyncSession],
-        *,
-        busy_timeout_ms: int,
-    ) -> None:
-        self._db = db
+    def __init__(self, engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
+        self._engine = engine
         self._reader: Engine | None = None
         self._threads: ThreadPoolExecutor | None = None
         url = engine.url
@@ -46,16 +39,17 @@ class CardLookup:
     async def cards(self, number: Number, suffix_digits: int, limit: int) -> list[Card]:
         """The cards of the customers holding `number`, most recent contact first."""
         if self._threads is None:
-            async with self._db() as session:
-                return await session.run_sync(pop_cards, number, suffix_digits, limit)
+            async with self._engine.connect() as connection:
+                return await connection.run_sync(pop_cards, number, suffix_digits, limit)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._threads, self._cards_here, number, suffix_digits, limit
         )
 
     def _cards_here(self, number: Number, suffix_digits: int, limit: int) -> list[Card]:
-        with Session(self._reader) as session:
-            return pop_cards(session, number, suffix_digits, limit)
+        assert self._reader is not None
+        with self._reader.connect() as connection:
+            return pop_cards(connection, number, suffix_digits, limit)
 
     def close(self) -> None:
         if self._threads is not None:

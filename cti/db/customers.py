@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from cti.core.numbers import Number, reversed_digits
 from cti.db.models import Call, Customer, PhoneNumber
@@ -29,6 +28,12 @@ _BY_SUFFIX = (
         PhoneNumber.reversed_digits < bindparam("high"),
     )
     .limit(MAX_MATCHES)
+)
+_RECENCY = (
+    select(Customer.id, Customer.updated_at, func.max(Call.started_at))
+    .outerjoin(Call, Call.customer_id == Customer.id)
+    .where(Customer.id.in_(bindparam("ids", expanding=True)))
+    .group_by(Customer.id, Customer.updated_at)
 )
 # Cards are read as plain rows, not ORM objects: identity-mapped customers with their phones cost
 # a pop more than the queries themselves.
@@ -142,59 +147,49 @@ class Card:
         }
 
 
-# Lookups are synchronous, on a plain Session: the screen-pop runs them in a thread in one go
-# (cti.db.card_lookup), pages through AsyncSession.run_sync.
+# Lookups are synchronous, on a Core connection (the ORM's per-statement machinery cost more than
+# the queries): the screen-pop runs them in a thread in one go (cti.db.card_lookup), pages
+# through AsyncConnection.run_sync.
 
 
-def pop_cards(session: Session, number: Number, suffix_digits: int, limit: int) -> list[Card]:
+def pop_cards(connection: Connection, number: Number, suffix_digits: int, limit: int) -> list[Card]:
     """The cards a screen-pop shows for a caller: at most `limit`, most recent contact first."""
-    return load_cards(session, find_by_number(session, number, suffix_digits)[:limit])
+    return load_cards(connection, find_by_number(connection, number, suffix_digits)[:limit])
 
 
-def find_by_number(session: Session, number: Number, suffix_digits: int) -> list[int]:
+def find_by_number(connection: Connection, number: Number, suffix_digits: int) -> list[int]:
     """Customers holding this number, most recently contacted first: exact E.164, else by suffix."""
     if not number.known:
         return []
-    ids = list(session.scalars(_BY_E164, {"e164": number.e164}))
+    ids = list(connection.scalars(_BY_E164, {"e164": number.e164}))
     if not ids:
         # The digits reversed make "ends with" an indexed range scan on both databases.
         start = reversed_digits(number.e164)[:suffix_digits]
-        ids = list(session.scalars(_BY_SUFFIX, {"low": start, "high": start + ":"}))
-    return by_recent_contact(session, list(dict.fromkeys(ids)))
+        ids = list(connection.scalars(_BY_SUFFIX, {"low": start, "high": start + ":"}))
+    return by_recent_contact(connection, list(dict.fromkeys(ids)))
 
 
-def by_recent_contact(session: Session, ids: list[int]) -> list[int]:
+def by_recent_contact(connection: Connection, ids: list[int]) -> list[int]:
     if len(ids) < 2:
         return ids
-    rows = session.execute(
-        select(Call.customer_id, func.max(Call.started_at))
-        .where(Call.customer_id.in_(ids))
-        .group_by(Call.customer_id)
-    )
-    last = {customer_id: started for customer_id, started in rows}
-    changed = session.execute(select(Customer.id, Customer.updated_at).where(Customer.id.in_(ids)))
-    updated = {customer_id: at for customer_id, at in changed}
-
-    def recency(customer_id: int) -> tuple[int, float]:
-        # Customers ever called come first, latest call first; then the latest edited.
-        contact = last.get(customer_id)
-        if contact is not None:
-            return (1, contact.timestamp())
-        edited = updated.get(customer_id)
-        return (0, edited.timestamp() if edited else 0.0)
-
-    return sorted(ids, key=recency, reverse=True)
+    rows = connection.execute(_RECENCY, {"ids": ids})
+    # Customers ever called come first, latest call first; then the latest edited.
+    recency = {
+        customer_id: (1, called.timestamp()) if called else (0, edited.timestamp())
+        for customer_id, edited, called in rows
+    }
+    return sorted(ids, key=lambda customer_id: recency.get(customer_id, (0, 0.0)), reverse=True)
 
 
-def search(session: Session, text: str, number: Number, suffix_digits: int) -> list[int]:
+def search(connection: Connection, text: str, number: Number, suffix_digits: int) -> list[int]:
     """Customers whose name contains `text`, or who hold the number it spells."""
-    by_number = find_by_number(session, number, suffix_digits) if number.known else []
+    by_number = find_by_number(connection, number, suffix_digits) if number.known else []
     words = text.strip()
     by_name: Sequence[int] = []
     if words:
         pattern = f"%{words.replace('%', '').replace('_', '')}%"
         by_name = list(
-            session.scalars(
+            connection.scalars(
                 select(Customer.id)
                 .where(or_(Customer.name.ilike(pattern), Customer.external_id == words))
                 .order_by(Customer.name)
@@ -204,16 +199,16 @@ def search(session: Session, text: str, number: Number, suffix_digits: int) -> l
     return list(dict.fromkeys([*by_number, *by_name]))[:MAX_MATCHES]
 
 
-def load_cards(session: Session, ids: list[int], calls: int = 5) -> list[Card]:
+def load_cards(connection: Connection, ids: list[int], calls: int = 5) -> list[Card]:
     """The customers' cards in the order of `ids`, each with its `calls` latest calls."""
     if not ids:
         return []
-    customers = {row.id: row for row in session.execute(_CUSTOMERS, {"ids": ids})}
+    customers = {row.id: row for row in connection.execute(_CUSTOMERS, {"ids": ids})}
     phones: dict[int, list[tuple[str, str, str]]] = {}
-    for customer_id, raw, e164, label in session.execute(_PHONES, {"ids": ids}):
+    for customer_id, raw, e164, label in connection.execute(_PHONES, {"ids": ids}):
         phones.setdefault(customer_id, []).append((raw, e164, label))
     history: dict[int, list[PastCall]] = {}
-    for customer_id, *call in session.execute(_HISTORY, {"ids": ids, "calls": calls}):
+    for customer_id, *call in connection.execute(_HISTORY, {"ids": ids, "calls": calls}):
         history.setdefault(customer_id, []).append(PastCall(*call))
     cards = []
     for customer_id in ids:

@@ -214,7 +214,8 @@ class SmsService:
         keyword = classify(body)
 
         async def store(session: AsyncSession) -> tuple[int, int | None, str | None] | None:
-            found = await session.run_sync(customers.find_by_number, number, self._suffix_digits)
+            connection = await session.connection()
+            found = await connection.run_sync(customers.find_by_number, number, self._suffix_digits)
             customer_id = found[0] if found else None
             message_id, created = await outbox.enqueue(
                 session,

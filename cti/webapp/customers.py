@@ -67,8 +67,10 @@ async def search_page(request: web.Request) -> web.StreamResponse:
     cards: list[customers.Card] = []
     if text:
         async with request.app[keys.DB]() as session:
-            ids = await session.run_sync(customers.search, query, _number(request, text), suffix)
-            cards = await session.run_sync(customers.load_cards, ids, 1)
+            connection = await session.connection()
+            number = _number(request, text)
+            ids = await connection.run_sync(customers.search, query, number, suffix)
+            cards = await connection.run_sync(customers.load_cards, ids, 1)
     context = {
         "q": query,
         "phone": phone,
@@ -113,7 +115,8 @@ async def customer_page(
     """The customer card, with the error of a form that did not go through."""
     sms = request.app[keys.SMS]
     async with request.app[keys.DB]() as session:
-        cards = await session.run_sync(customers.load_cards, [customer_id], 20)
+        connection = await session.connection()
+        cards = await connection.run_sync(customers.load_cards, [customer_id], 20)
         phone_ids = await customers.phone_ids(session, customer_id)
         template_names = await template_store.names(session)
     if not cards:

@@ -29,7 +29,7 @@ async def add(db: Db, name: str, *numbers: str) -> int:
 @pytest.fixture
 async def lookup(engine: AsyncEngine, db: Db) -> AsyncIterator[CardLookup]:
     """The screen-pop's lookup: in a thread of its own on SQLite, on the async engine elsewhere."""
-    cards = CardLookup(engine, db, busy_timeout_ms=5000)
+    cards = CardLookup(engine, busy_timeout_ms=5000)
     yield cards
     cards.close()
 
@@ -96,8 +96,9 @@ async def test_merge_moves_numbers_and_calls_and_drops_the_duplicate(db: Db) -> 
     async with db.begin() as session:
         await customers.merge(session, keep, drop)
     async with db() as session:
-        (card,) = await session.run_sync(customers.load_cards, [keep])
-        assert await session.run_sync(customers.load_cards, [drop]) == []
+        connection = await session.connection()
+        (card,) = await connection.run_sync(customers.load_cards, [keep])
+        assert await connection.run_sync(customers.load_cards, [drop]) == []
     assert sorted(e164 for _, e164, _ in card.phones) == ["+33142685300", "+33612345678"]
     assert len(card.last_calls) == 1
     with pytest.raises(DomainError, match="into itself"):

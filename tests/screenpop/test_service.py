@@ -99,7 +99,7 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Rig]
             ids[username] = user.id
     directory = Directory()
     await directory.load(db)
-    cards = CardLookup(engine, db, busy_timeout_ms=5000)
+    cards = CardLookup(engine, busy_timeout_ms=5000)
     async with aiohttp.ClientSession() as http:
 
         async def make(budget_ms: int = 200, external_url: str = "") -> Rig:
