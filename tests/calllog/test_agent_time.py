@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,10 +13,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from cti.calllog.agent_time import FLUSH_SECONDS, AgentTimeWriter
 from cti.calllog.reports import agent_time
-from cti.config import DatabaseConfig
 from cti.core.events import AgentChanged, AgentSnapshot, AgentState
-from cti.db import migrate
-from cti.db.engine import create_engine, sessionmaker
+from tests.calllog.sqlite_lock import locked, sqlite_file, stop_while_writing
 
 Db = async_sessionmaker[Any]
 NINE = datetime(2026, 11, 30, 9, tzinfo=UTC)
@@ -82,25 +79,15 @@ async def test_shutdown_closes_the_open_stretch(db: Db) -> None:
 
 async def test_stopping_during_a_write_waits_for_it_and_loses_nothing(tmp_path: Path) -> None:
     path = tmp_path / "slow.db"
-    engine = create_engine(DatabaseConfig(url=f"sqlite+aiosqlite:///{path}", busy_timeout_ms=5000))
-    await migrate.upgrade(engine)
-    db = sessionmaker(engine)
-    writer = AgentTimeWriter(db)
-    writer.start()
-    blocker = sqlite3.connect(path)
-    blocker.execute("BEGIN EXCLUSIVE")
-    try:
-        await writer.handle(at(0, AgentState.AVAILABLE))
-        await writer.handle(at(10, AgentState.PAUSED, "lunch"))
-        await asyncio.sleep(FLUSH_SECONDS + 0.3)  # the periodic write has begun, and waits
-        stopping = asyncio.create_task(writer.stop())
-        await asyncio.sleep(0.2)
-        assert not stopping.done(), "stop() must wait for the write in progress"
-    finally:
-        blocker.rollback()
-        blocker.close()
-    await stopping
-    async with db() as session:
-        (alice,) = await agent_time(session, start=NINE, end=NINE + timedelta(minutes=10))
+    async with sqlite_file(path, busy_timeout_ms=5000) as db:
+        writer = AgentTimeWriter(db)
+        writer.start()
+        with locked(path):
+            await writer.handle(at(0, AgentState.AVAILABLE))
+            await writer.handle(at(10, AgentState.PAUSED, "lunch"))
+            await asyncio.sleep(FLUSH_SECONDS + 0.3)  # the periodic write has begun, and waits
+            stopping = await stop_while_writing(writer.stop)
+        await stopping
+        async with db() as session:
+            (alice,) = await agent_time(session, start=NINE, end=NINE + timedelta(minutes=10))
     assert alice.by_state == pytest.approx({"available": 600.0})
-    await engine.dispose()

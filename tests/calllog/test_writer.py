@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -12,15 +11,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from cti.calllog.writer import CallLogWriter
-from cti.config import DatabaseConfig
 from cti.core.events import CallEvent
 from cti.core.kpi import KpiSettings
 from cti.core.numbers import NumberRules
-from cti.db import migrate, users
-from cti.db.engine import create_engine, sessionmaker
+from cti.db import users
 from cti.db.models import Call, Customer, PhoneNumber
 from cti.directory import Directory
 from cti.metrics import Metrics
+from tests.calllog.sqlite_lock import locked, sqlite_file, stop_while_writing
 from tests.core.test_model_from_traces import run
 
 Db = async_sessionmaker[Any]
@@ -118,57 +116,39 @@ async def test_a_live_call_has_a_row_before_it_ends(db: Db) -> None:
 
 async def test_a_locked_database_delays_rows_and_loses_none(tmp_path: Path) -> None:
     path = tmp_path / "locked.db"
-    engine = create_engine(DatabaseConfig(url=f"sqlite+aiosqlite:///{path}", busy_timeout_ms=50))
-    await migrate.upgrade(engine)
-    db = sessionmaker(engine)
-    writer = await writer_for(db)
-    _, events = run("answered")
-    blocker = sqlite3.connect(path)
-    blocker.execute("BEGIN EXCLUSIVE")
-    try:
-        for event in events:
-            await writer.handle(event)
-        assert not await writer.flush(), "the write cannot succeed while the file is locked"
-    finally:
-        blocker.rollback()
-        blocker.close()
-    assert await writer.flush()
-    (call,) = await rows(db)
+    async with sqlite_file(path, busy_timeout_ms=50) as db:
+        writer = await writer_for(db)
+        _, events = run("answered")
+        with locked(path):
+            for event in events:
+                await writer.handle(event)
+            assert not await writer.flush(), "the write cannot succeed while the file is locked"
+        assert await writer.flush()
+        (call,) = await rows(db)
     assert call.outcome == "answered"
     assert sum(isinstance(e, CallEvent) for e in events) > 1
-    await engine.dispose()
 
 
 async def test_stopping_during_a_write_waits_for_it_and_loses_nothing(tmp_path: Path) -> None:
     path = tmp_path / "slow.db"
-    engine = create_engine(DatabaseConfig(url=f"sqlite+aiosqlite:///{path}", busy_timeout_ms=5000))
-    await migrate.upgrade(engine)
-    db = sessionmaker(engine)
-    metrics = Metrics()
-    writer = await writer_for(db, metrics)
-    writer.start()
-    _, events = run("answered")
-    blocker = sqlite3.connect(path)
-    blocker.execute("BEGIN EXCLUSIVE")
-    try:
-        for event in events:
-            await writer.handle(event)
-        # The batch has left the pending set: a write is under way, waiting for the lock.
-        for _ in range(100):
-            if metrics.value("cti_calllog_pending") == 0:
-                break
-            await asyncio.sleep(0.01)
-        assert metrics.value("cti_calllog_pending") == 0
-        stopping = asyncio.create_task(writer.stop())
-        await asyncio.sleep(0.2)
-        assert not stopping.done(), "stop() must wait for the write in progress"
-    finally:
-        blocker.rollback()
-        blocker.close()
-    await stopping
-    (call,) = await rows(db)
+    async with sqlite_file(path, busy_timeout_ms=5000) as db:
+        metrics = Metrics()
+        writer = await writer_for(db, metrics)
+        writer.start()
+        _, events = run("answered")
+        with locked(path):
+            for event in events:
+                await writer.handle(event)
+            # The batch has left the pending set: a write is under way, waiting for the lock.
+            for _ in range(100):
+                if metrics.value("cti_calllog_pending") == 0:
+                    break
+                await asyncio.sleep(0.01)
+            assert metrics.value("cti_calllog_pending") == 0
+            stopping = await stop_while_writing(writer.stop)
+        await stopping
+        (call,) = await rows(db)
     assert call.outcome == "answered"
-    await engine.dispose()
 
 
 async def test_each_agent_rung_is_kept_for_the_timeline(db: Db) -> None:
