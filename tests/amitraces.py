@@ -7,8 +7,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-TRACES = Path(__file__).resolve().parents[1].parent / "shared" / "ami-traces"
-RIG = TRACES.parent / "asterisk-rig"
+ROOT = Path(__file__).resolve().parents[1]
+TRACES = ROOT / "tests" / "data" / "ami-traces"
+# The PBX configuration the captures were recorded with (its manager.conf aside).
+RIG = ROOT / "deploy" / "asterisk"
 
 
 @dataclass(frozen=True, slots=True)

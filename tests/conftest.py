@@ -19,7 +19,6 @@ from cti.db.engine import create_engine, sessionmaker
 pytest_plugins = ("tests.webtools", "tests.sms.peers")
 
 POSTGRES_DSN = os.environ.get("CTI_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
 def _asyncpg_url(dsn: str) -> str:
@@ -56,10 +55,3 @@ async def engine(db_config: DatabaseConfig) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def db(engine: AsyncEngine) -> async_sessionmaker[Any]:
     return sessionmaker(engine)
-
-
-@pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    if not SHARED.is_dir():
-        pytest.fail(f"the shared ground-truth folder is missing beside the project: {SHARED}")
-    return SHARED

@@ -1,6 +1,6 @@
 """A simulated Asterisk 22 PBX speaking AMI over TCP, for the demo, the tests and the benchmarks.
 
-It behaves like the PBX that recorded shared/ami-traces/: same banner, responses, event names,
+It behaves like the PBX that recorded tests/data/ami-traces/: same banner, responses, event names,
 field sets, units and ordering (see ground truth §1-2), with queues, members, callers and agents
 driven by a small dialplan interpreter instead of SIP phones.
 """

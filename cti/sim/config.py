@@ -1,6 +1,6 @@
 """What the simulated PBX looks like: queues, agent phones, inbound numbers and the traffic to make.
 
-The defaults reproduce `shared/asterisk-rig/` (the PBX that recorded `shared/ami-traces/`), so a
+The defaults reproduce `deploy/asterisk/` (the PBX that recorded `tests/data/ami-traces/`), so a
 client sees the same queues, members and extensions as in the captures. Durations are simulated
 seconds; `time_scale` maps them to wall-clock seconds (0.01 runs a 4 s call in 0.04 s, 0 runs as
 fast as the event loop allows, with a virtual clock).

@@ -1,4 +1,4 @@
-"""Named scenarios: each replays what the client did in one capture of shared/ami-traces/.
+"""Named scenarios: each replays what the client did in one capture of tests/data/ami-traces/.
 
 `answered` is what answered.jsonl recorded: the same caller into the same queue, the same pauses
 and hang-ups; the PBX then produces the events. Parameters override the caller, how long the

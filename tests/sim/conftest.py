@@ -16,7 +16,7 @@ StartSim = Callable[..., Awaitable[SimulatorHandle]]
 Connect = Callable[..., Awaitable[AmiTestClient]]
 
 # The first eight captures predate CEL, the LinkedID CDR mapping, setinterfacevar and the
-# queues other than support and sales (shared/ami-traces/README.md).
+# queues other than support and sales (tests/data/ami-traces/README.md).
 OLD_RIG_CAPTURES = frozenset(
     {
         "answered",

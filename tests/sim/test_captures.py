@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from cti.sim import SimulatorHandle
+from tests import amitraces
 from tests.sim.client import AmiTestClient
 from tests.sim.compare import capture_events, capture_frames, compare, parse, responses
 from tests.sim.conftest import Connect, StartSim, rig_config
@@ -37,8 +38,8 @@ ALL_CAPTURES = [*SCENARIO_CAPTURES, "status", "dynamic", "badlogin", "restart"]
 
 
 @pytest.fixture(scope="module")
-def traces(shared_dir: Path) -> Path:
-    return shared_dir / "ami-traces"
+def traces() -> Path:
+    return amitraces.TRACES
 
 
 @pytest.mark.parametrize("name", SCENARIO_CAPTURES)

@@ -1,7 +1,7 @@
 """Real SMS gateway peers on loopback: Prism serving Twilio's API, and Kannel with a fake SMSC.
 
-How both peers behave is written up in shared/docs/sms-peers.md. `./scripts/test-deps` installs
-them: Kannel from Debian, Prism with npm into tests/sms/prism/node_modules.
+`./scripts/test-deps` installs them: Kannel from Debian, Prism with npm into
+tests/sms/prism/node_modules; Prism serves Twilio's own OpenAPI spec, kept in tests/sms/prism/.
 """
 
 from __future__ import annotations
@@ -86,10 +86,10 @@ class PrismPeer:
 
 
 @pytest.fixture(scope="session")
-def prism(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrismPeer]:
+def prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrismPeer]:
     if not PRISM.exists():
         pytest.fail(f"Prism is missing at {PRISM}: {INSTALL_HINT}", pytrace=False)
-    spec = shared_dir / "twilio" / "twilio_api_v2010.json"
+    spec = PRISM_DIR / "twilio_api_v2010.json"
     (port,) = free_ports(1)
     url = f"http://127.0.0.1:{port}"
     log = tmp_path_factory.mktemp("prism") / "prism.log"
