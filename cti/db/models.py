@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import (
@@ -223,6 +224,11 @@ class Call(Base):
     outcome: Mapped[str] = mapped_column(String(32), default="", index=True)
     hangup_cause: Mapped[int | None] = mapped_column(Integer)
     end_reason: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    # How the end was known: "" seen live; "outage" not seen (the link was down: ended_at is the
+    # moment it was lost); "queue-log" read afterwards from Asterisk's queue_log.
+    end_source: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    # The caller asked for their number to be withheld (presentation prohibited).
+    withheld: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     recording: Mapped[str] = mapped_column(String(255), default="")
     disposition: Mapped[str] = mapped_column(String(64), default="")
     notes: Mapped[str] = mapped_column(Text, default="")
@@ -324,6 +330,8 @@ class CallHour(Base):
     short: Mapped[int] = mapped_column(Integer)
     timed_out: Mapped[int] = mapped_column(Integer)
     no_agent: Mapped[int] = mapped_column(Integer)
+    cut: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    unseen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     in_time: Mapped[int] = mapped_column(Integer)
     wait_total: Mapped[float] = mapped_column(Float)
     talk_total: Mapped[float] = mapped_column(Float)
