@@ -17,6 +17,8 @@ from typing import Any, Literal, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from cti.configload import Secret, build, parse_env_value
 from cti.core.hours import WeeklyHours, parse_weekly_hours
@@ -28,6 +30,9 @@ __all__ = ["Config", "Secret", "load", "loads"]
 LOCALES = ("en", "zh_Hans")
 _INTERFACE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*/\S+$")
 _PBX_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+_TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$")
+# SQLAlchemy drivers that run under asyncio, for the queue_log table.
+_ASYNC_DRIVERS = frozenset({"asyncpg", "aiosqlite", "aiomysql", "asyncmy"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +101,10 @@ class PbxConfig:
     international_prefix: str = ""
     outbound_context: str = "from-internal"
     wrapup_seconds: dict[str, int] = field(default_factory=dict)
+    queue_log_file: str = ""
+    queue_log_database: Secret = field(default_factory=lambda: Secret(""))
+    queue_log_table: str = "queue_log"
+    queue_log_zone: str = "UTC"
 
     def number_rules(self, region: str) -> NumberRules:
         """How this PBX writes caller numbers, for cti.core.numbers.normalize."""
@@ -123,6 +132,29 @@ class PbxConfig:
         for name in ("outside_line", "trunk_prefix", "international_prefix"):
             if not getattr(self, name).isdigit() and getattr(self, name):
                 raise ConfigError(f"{key}.{name}", "must be digits only, or empty")
+        self._validate_queue_log(key)
+
+    def _validate_queue_log(self, key: str) -> None:
+        if self.queue_log_file and self.queue_log_database:
+            raise ConfigError(f"{key}.queue_log_database", "set queue_log_file or this, not both")
+        if self.queue_log_database:
+            try:
+                url = make_url(self.queue_log_database.reveal())
+            except ArgumentError:
+                raise ConfigError(f"{key}.queue_log_database", "not a database URL") from None
+            if url.get_driver_name() not in _ASYNC_DRIVERS:
+                raise ConfigError(
+                    f"{key}.queue_log_database",
+                    "needs an asyncio driver, e.g. postgresql+asyncpg:// or mysql+aiomysql://",
+                )
+        if not _TABLE_NAME.match(self.queue_log_table):
+            raise ConfigError(f"{key}.queue_log_table", "must be a table name (or schema.table)")
+        try:
+            ZoneInfo(self.queue_log_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"{key}.queue_log_zone", f"unknown time zone {self.queue_log_zone!r}"
+            ) from None
 
 
 _GATEWAY_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")

@@ -79,6 +79,26 @@ def test_empty_file_gives_the_embedded_defaults() -> None:
             "pbx[0].event_filter[0]",
             "line",
         ),
+        (
+            "[[pbx]]\nname='a'\nsecret='s'\nqueue_log_file='/q'\nqueue_log_database='sqlite+aiosqlite:///q'",
+            "pbx[0].queue_log_database",
+            "not both",
+        ),
+        (
+            "[[pbx]]\nname='a'\nsecret='s'\nqueue_log_database='mysql://ast@pbx/asterisk'",
+            "pbx[0].queue_log_database",
+            "asyncio driver",
+        ),
+        (
+            "[[pbx]]\nname='a'\nsecret='s'\nqueue_log_table='queue_log; drop'",
+            "pbx[0].queue_log_table",
+            "table name",
+        ),
+        (
+            "[[pbx]]\nname='a'\nsecret='s'\nqueue_log_zone='Mars/Base'",
+            "pbx[0].queue_log_zone",
+            "unknown time zone",
+        ),
         ("[server\n", "config", "not valid TOML"),
     ],
 )

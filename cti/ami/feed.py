@@ -2,7 +2,8 @@
 
 Owns the link, the model and a one-second ticker (wrap-up ends without any PBX event). Events are
 handled in arrival order by the link's single consumer, and the resync after each login runs in
-that same order, so the model never sees a reply and an event out of sequence.
+that same order, so the model never sees a reply and an event out of sequence. After a lost link
+the resync also reads the PBX's queue log from the moment of the loss, when one is configured.
 """
 
 from __future__ import annotations
@@ -13,14 +14,18 @@ import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from cti.ami.actions import PbxActions
 from cti.ami.frames import AmiMessage, first
 from cti.ami.link import AmiLink, LoginInfo
+from cti.ami.queue_log import open_queue_log
 from cti.ami.resync import read_state
 from cti.ami.translate import VARIABLES, Translator
 from cti.bus import EventBus
 from cti.config import PbxConfig
-from cti.core.events import CallsLost
+from cti.core.events import GapReport
+from cti.core.observations import QueueRecord
 from cti.core.pbx_state import PbxState
 from cti.health import HealthRegistry
 from cti.metrics import Metrics
@@ -30,6 +35,8 @@ logger = logging.getLogger(__name__)
 # Asterisk's boot time moves a little between logins (Uptime is whole seconds); a jump beyond this
 # means it restarted.
 RESTART_TOLERANCE = timedelta(seconds=5)
+# The queue log counts whole seconds: read it from a little before the loss.
+QUEUE_LOG_MARGIN = timedelta(seconds=2)
 
 
 class PbxFeed:
@@ -45,7 +52,9 @@ class PbxFeed:
         self.config = config
         self.state = PbxState(config.name, config.wrapup_seconds, devices)
         self._bus = bus
+        self._health = health
         self._metrics = metrics
+        self._queue_log = open_queue_log(config)
         self._translator = Translator(config.name)
         self._booted_at: datetime | None = None
         self._ticker: asyncio.Task[None] | None = None
@@ -61,6 +70,9 @@ class PbxFeed:
         self.actions = PbxActions(self.link, outbound_context=config.outbound_context)
         self.resyncs = 0
         self._synced = asyncio.Event()
+        metrics.describe("cti_calls_ended_unseen_total", "calls that ended while the link was down")
+        metrics.describe("cti_calls_reconciled_total", "of those, calls the queue log told of")
+        metrics.describe("cti_calls_unlogged_total", "calls the PBX counted in an outage, unlogged")
 
     async def start(self) -> None:
         self._ticker = asyncio.create_task(self._tick(), name=f"pbx-tick:{self.config.name}")
@@ -72,17 +84,43 @@ class PbxFeed:
         if self._ticker is not None:
             self._ticker.cancel()
             await asyncio.gather(self._ticker, return_exceptions=True)
+        if self._queue_log is not None:
+            await self._queue_log.close()
 
     def _publish(self, events: Iterable[object]) -> None:
         for event in events:
-            if isinstance(event, CallsLost):
-                logger.warning(
-                    "%s: %d calls ended while the link was down%s",
-                    self.config.name,
-                    len(event.call_ids),
-                    " (the PBX restarted)" if event.restarted else "",
-                )
+            if isinstance(event, GapReport):
+                self._report_gap(event)
             self._bus.publish(event)
+
+    def _report_gap(self, gap: GapReport) -> None:
+        name = self.config.name
+        self._metrics.inc("cti_calls_ended_unseen_total", len(gap.ended), pbx=name)
+        self._metrics.inc("cti_calls_reconciled_total", gap.reconciled, pbx=name)
+        if gap.ended:
+            logger.warning(
+                "%s: %d calls ended while the link was down%s: %d told by the queue log, %d "
+                "closed as of %s",
+                name,
+                len(gap.ended),
+                " (the PBX restarted)" if gap.restarted else "",
+                gap.reconciled,
+                len(gap.ended) - gap.reconciled,
+                gap.lost_at.isoformat(timespec="seconds") if gap.lost_at else "the reconnect",
+            )
+        for queue in gap.unlogged:
+            self._metrics.inc(
+                "cti_calls_unlogged_total", queue.completed + queue.abandoned, pbx=name
+            )
+            logger.warning(
+                "%s: queue %s completed %d and abandoned %d calls while the link was down that "
+                "are not in the call log%s",
+                name,
+                queue.queue,
+                queue.completed,
+                queue.abandoned,
+                "" if self._queue_log else " (configure queue_log_file to read them)",
+            )
 
     async def _on_event(self, message: AmiMessage, received: float) -> None:
         self.actions.observe(message)
@@ -95,6 +133,9 @@ class PbxFeed:
 
     async def _on_login(self, info: LoginInfo) -> None:
         now = datetime.now(UTC)
+        lost_at = None
+        if info.lost is not None:
+            lost_at = now - timedelta(seconds=time.monotonic() - info.lost)
         booted_at = now - timedelta(seconds=info.uptime) if info.uptime is not None else None
         restarted = (
             booted_at is not None
@@ -107,10 +148,36 @@ class PbxFeed:
         async def send_list(action: dict[str, str]) -> object:
             return await self.link.send(action, as_list=True)
 
-        snapshot = await read_state(send_list, self.config.name, now, restarted=restarted)
+        records = await self._gap_records(lost_at) if lost_at is not None else None
+        snapshot = await read_state(
+            send_list,
+            self.config.name,
+            now,
+            restarted=restarted,
+            lost_at=lost_at,
+            records=records,
+        )
         self.resyncs += 1
         self._publish(self.state.apply(snapshot))
         self._synced.set()
+
+    async def _gap_records(self, lost_at: datetime) -> tuple[QueueRecord, ...] | None:
+        """The queue log's lines since the loss, or None without one or if it cannot be read."""
+        if self._queue_log is None:
+            return None
+        try:
+            async with asyncio.timeout(self.config.action_timeout):
+                records = await self._queue_log.since(lost_at - QUEUE_LOG_MARGIN)
+        except (OSError, SQLAlchemyError, TimeoutError) as exc:
+            logger.warning(
+                "%s: cannot read the queue log (%s); calls of the outage end unseen",
+                self.config.name,
+                exc if isinstance(exc, OSError) else type(exc).__name__,
+            )
+            self._health.report(f"queue-log:{self.config.name}", "degraded", str(exc)[:200])
+            return None
+        self._health.report(f"queue-log:{self.config.name}", "ok")
+        return tuple(records)
 
     async def wait_ready(self, timeout: float) -> None:  # noqa: ASYNC109
         """Wait until logged in and the first resync has given the model the PBX's state."""

@@ -57,11 +57,15 @@ Reply = FrameMessage | list[FrameMessage]
 
 @dataclass(frozen=True, slots=True)
 class LoginInfo:
-    """What the PBX said about itself at login; a small uptime means it restarted."""
+    """What the PBX said about itself at login; a small uptime means it restarted.
+
+    `lost`: when (time.monotonic()) the PBX was last known alive on the link before this login,
+    None at the first login: what happened since was not seen."""
 
     banner: str
     uptime: float | None
     last_reload: float | None
+    lost: float | None = None
 
 
 class Backoff:
@@ -152,6 +156,8 @@ class AmiLink:
         self._auth_logged = False
         self._closed = False
         self._connects = 0
+        # The first loss not yet announced in a LoginInfo (a connection may drop again before).
+        self._lost: float | None = None
         metrics.describe("cti_ami_event_queue_depth", "AMI events received, not yet handled")
         metrics.describe("cti_ami_events_total", "AMI events received")
         metrics.describe("cti_ami_reconnects_total", "AMI connection attempts after a failure")
@@ -363,6 +369,8 @@ class AmiLink:
             if not protocol.gone.done():
                 protocol.abort("dropped by the link")
             await asyncio.shield(protocol.gone)
+            if protocol.logged_in and self._lost is None:
+                self._lost = protocol.lost_moment
 
     async def _serve(self, protocol: AmiProtocol) -> float:
         config = self._config
@@ -383,10 +391,14 @@ class AmiLink:
         except AmiConnectionLost:
             return self._down(f"lost before login: {protocol.lost_reason}")
         self._logged_in()
+        protocol.logged_in = True
         try:
             await self._announce(protocol)
             return self._down(await self._heartbeat(protocol))
-        except (AmiActionTimeout, AmiActionFailed) as exc:
+        except AmiActionTimeout as exc:
+            protocol.abort(str(exc), silent=True)
+            return self._down(str(exc))
+        except AmiActionFailed as exc:
             return self._down(str(exc))
         except AmiConnectionLost:
             return self._down(protocol.lost_reason)
@@ -415,8 +427,10 @@ class AmiLink:
                 banner=protocol.banner,
                 uptime=_number(first(booted, "Uptime")),
                 last_reload=_number(first(booted, "LastReload")),
+                lost=self._lost,
             )
         )
+        self._lost = None
 
     async def _heartbeat(self, protocol: AmiProtocol) -> str:
         """Ping every ping_interval; returns why the connection ended."""
@@ -430,7 +444,7 @@ class AmiLink:
             except AmiActionFailed:
                 continue  # an error reply still proves the PBX is there
             except AmiActionTimeout:
-                protocol.abort(f"no reply to Ping within {config.ping_timeout:g} s")
+                protocol.abort(f"no reply to Ping within {config.ping_timeout:g} s", silent=True)
                 return protocol.lost_reason
 
     def _logged_in(self) -> None:

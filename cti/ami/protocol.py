@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -60,12 +61,26 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
         self._splitter = FrameSplitter()
         self.gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.lost_reason = ""
+        # Monotonic instants: the last bytes from the PBX, and when the connection went.
+        self.last_received = time.monotonic()
+        self.lost_at: float | None = None
+        # Dropped because the PBX stopped answering: it was last known alive when it last spoke.
+        self.silent = False
+        self.logged_in = False
 
     @property
     def banner(self) -> str:
         return self._splitter.banner or ""
 
+    @property
+    def lost_moment(self) -> float | None:
+        """When the PBX was last known to be there, for a connection that is gone."""
+        if self.lost_at is None:
+            return None
+        return self.last_received if self.silent else self.lost_at
+
     def data_received(self, data: bytes) -> None:
+        self.last_received = time.monotonic()
         oversized = self._splitter.oversized
         frames = self._splitter.feed(data)
         if self._splitter.oversized != oversized:
@@ -105,14 +120,18 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
             if not action.future.done():
                 action.future.set_exception(error())
 
-    def abort(self, reason: str) -> None:
-        """Drop the connection at once; abort(), not close(), so the Manager hears of it (§4.5)."""
+    def abort(self, reason: str, *, silent: bool = False) -> None:
+        """Drop the connection at once; abort(), not close(), so the Manager hears of it (§4.5).
+
+        `silent`: because the PBX stopped answering."""
         self.lost_reason = self.lost_reason or reason
+        self.silent = self.silent or silent
         self.transport.abort()
 
     def connection_lost(self, exc: object) -> None:
         # Also reached from handle_message on a Shutdown event, with that message as `exc`.
         if not self.gone.done():
+            self.lost_at = time.monotonic()
             self.lost_reason = self.lost_reason or _describe(exc)
             self.fail_pending(lambda: AmiConnectionLost(f"connection lost: {self.lost_reason}"))
             self.gone.set_result(None)

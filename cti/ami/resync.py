@@ -24,7 +24,13 @@ def _messages(reply: Any) -> list[AmiMessage]:
 
 
 async def read_state(
-    send_list: SendList, pbx: str, at: datetime, *, restarted: bool
+    send_list: SendList,
+    pbx: str,
+    at: datetime,
+    *,
+    restarted: bool,
+    lost_at: datetime | None = None,
+    records: tuple[obs.QueueRecord, ...] | None = None,
 ) -> obs.Resynced:
     queue_items = _messages(await send_list({"Action": "QueueStatus"}))
     channel_items = _messages(await send_list({"Action": "CoreShowChannels"}))
@@ -51,4 +57,6 @@ async def read_state(
         waiting=tuple(waiting),
         channels=tuple(channels),
         restarted=restarted,
+        lost_at=lost_at,
+        records=records,
     )

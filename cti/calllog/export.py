@@ -39,6 +39,7 @@ COLUMNS: Final = (
     "outcome",
     "hangup_cause",
     "end_reason",
+    "end_source",
     "recording",
     "disposition",
     "notes",

@@ -70,18 +70,7 @@ async def kpi_report(
         hour = rollup.as_utc(row.bucket)
         counts = KpiCounts()
         if hours.is_open(hour, zone):
-            counts = KpiCounts(
-                offered=int(row.offered),
-                answered=int(row.answered or 0),
-                abandoned=int(row.abandoned or 0),
-                short=int(row.short or 0),
-                timed_out=int(row.timed_out or 0),
-                no_agent=int(row.no_agent or 0),
-                in_time=int(row.in_time or 0),
-                wait_total=float(row.wait_total or 0.0),
-                talk_total=float(row.talk_total or 0.0),
-                longest=float(row.longest or 0.0),
-            )
+            counts = KpiCounts.of(row._mapping)
         else:
             counts.closed = int(row.offered)
         folded.setdefault((period_start(hour, period, zone), row.key), KpiCounts()).merge(counts)

@@ -16,24 +16,15 @@ from sqlalchemy import Float, case, cast, delete, func, insert, literal_column, 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from cti.core.kpi import KpiSettings
+from cti.core.events import EndSource, Outcome
+from cti.core.kpi import SUMMED_COUNTS, KpiSettings
 from cti.db.models import Call, CallHour, CallHourMark
 
 Group = Literal["queue", "agent"]
 ROLLUP_AGE: Final = timedelta(days=1)
 HOUR: Final = timedelta(hours=1)
-_COUNTS: Final = (
-    "offered",
-    "answered",
-    "abandoned",
-    "short",
-    "timed_out",
-    "no_agent",
-    "in_time",
-    "wait_total",
-    "talk_total",
-    "longest",
-)
+# Every column of call_hours a report reads, as named in KpiCounts.
+SUMS: Final = (*SUMMED_COUNTS, "longest")
 
 
 def thresholds(settings: KpiSettings) -> str:
@@ -64,8 +55,10 @@ def live_sums(
     """Ended queue calls that entered the queue in [start, end), summed per hour and key."""
     bucket = hour_bucket(dialect).label("bucket")
     key_column = Call.queue if group == "queue" else Call.agent_name
-    answered = Call.outcome == "answered"
-    abandoned = Call.outcome == "abandoned"
+    answered = Call.outcome == Outcome.ANSWERED.value
+    abandoned = Call.outcome == Outcome.ABANDONED.value
+    # An answered call whose end was not seen has no known talk time.
+    talked = answered & (Call.end_source != EndSource.OUTAGE.value)
     wait = func.coalesce(Call.wait_seconds, 0.0)
 
     def count(condition: ColumnElement[bool]) -> Any:
@@ -79,12 +72,15 @@ def live_sums(
             count(answered).label("answered"),
             count(abandoned & (wait >= settings.short_abandon_seconds)).label("abandoned"),
             count(abandoned & (wait < settings.short_abandon_seconds)).label("short"),
-            count(Call.outcome == "queue-timeout").label("timed_out"),
-            count(Call.outcome == "no-agent").label("no_agent"),
+            count(Call.outcome == Outcome.QUEUE_TIMEOUT.value).label("timed_out"),
+            count(Call.outcome == Outcome.NO_AGENT.value).label("no_agent"),
+            count(Call.outcome == Outcome.PBX_RESTART.value).label("cut"),
+            count(Call.outcome == Outcome.LINK_DOWN.value).label("unseen"),
             count(answered & (wait <= settings.service_level_seconds)).label("in_time"),
+            count(talked).label("talked"),
             func.sum(case((answered, wait), else_=0.0)).label("wait_total"),
             func.sum(
-                case((answered, cast(func.coalesce(Call.talk_seconds, 0.0), Float)), else_=0.0)
+                case((talked, cast(func.coalesce(Call.talk_seconds, 0.0), Float)), else_=0.0)
             ).label("talk_total"),
             func.max(wait).label("longest"),
         )
@@ -107,7 +103,7 @@ def summed(group: Group, settings: KpiSettings, start: datetime, end: datetime) 
     return select(
         CallHour.hour.label("bucket"),
         CallHour.key,
-        *(getattr(CallHour, name) for name in _COUNTS),
+        *(getattr(CallHour, name) for name in SUMS),
     ).where(
         CallHour.thresholds == thresholds(settings),
         CallHour.grouping == group,
@@ -178,7 +174,7 @@ async def refresh(
                     "grouping": group,
                     "hour": as_utc(row.bucket),
                     "key": row.key,
-                    **{name: getattr(row, name) or 0 for name in _COUNTS},
+                    **{name: getattr(row, name) or 0 for name in SUMS},
                 }
                 for row in rows
             ]

@@ -1,8 +1,9 @@
 """Today's queue KPIs, kept current as calls end and pushed to the supervisors' floor.
 
 At start the day so far is read from the call log; after that each ended call updates its
-queue's running tally. The day is the business day in the configured time zone: at midnight
-there the tallies start again.
+queue's running tally, once: a call the model announces as ended again (a later fact about it,
+such as an AgentComplete after its last Hangup) is already counted. The day is the business day
+in the configured time zone: at midnight there the tallies start again.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cti.core.events import CallEnded
+from cti.core.events import CallEnded, EndSource
 from cti.core.hours import WeeklyHours
 from cti.core.kpi import KpiCall, KpiSettings, KpiTally, QueueKpis, Targets, grade
 from cti.db.models import Call
@@ -34,6 +35,9 @@ def kpi_json(pbx: str, kpis: QueueKpis, targets: Targets) -> dict[str, Any]:
         "abandoned": kpis.abandoned,
         "short_abandoned": kpis.short_abandoned,
         "timed_out": kpis.timed_out,
+        "no_agent": kpis.no_agent,
+        "cut_off": kpis.cut_off,
+        "unknown": kpis.unknown,
         "service_level": kpis.service_level,
         "asa": kpis.asa_seconds,
         "aht": kpis.aht_seconds,
@@ -62,6 +66,8 @@ class TodayBoard:
         self._targets = targets
         self._day = datetime.now(zone).date()
         self._tallies: dict[tuple[str, str], KpiTally] = {}
+        # (pbx, call id) of the calls in today's tallies.
+        self._counted: set[tuple[str, str]] = set()
 
     async def load(self) -> None:
         """Today's calls so far, from the call log."""
@@ -70,17 +76,27 @@ class TodayBoard:
             rows = await session.execute(
                 select(
                     Call.pbx,
+                    Call.uniqueid,
                     Call.queue,
                     Call.enqueued_at,
                     Call.outcome,
                     Call.wait_seconds,
                     Call.talk_seconds,
+                    Call.end_source,
                 ).where(Call.enqueued_at >= midnight, Call.queue != "", Call.ended_at.is_not(None))
             )
-            for pbx, queue, enqueued_at, outcome, wait, talk in rows:
+            for pbx, uniqueid, queue, enqueued_at, outcome, wait, talk, source in rows:
                 if enqueued_at is not None:
+                    self._counted.add((pbx, uniqueid))
                     self._tally(pbx, queue).add(
-                        KpiCall(queue, enqueued_at, outcome, wait or 0.0, talk or 0.0)
+                        KpiCall(
+                            queue,
+                            enqueued_at,
+                            outcome,
+                            wait or 0.0,
+                            talk or 0.0,
+                            source != EndSource.OUTAGE.value,
+                        )
                     )
 
     def _tally(self, pbx: str, queue: str) -> KpiTally:
@@ -108,7 +124,11 @@ class TodayBoard:
         if today != self._day:
             self._day = today
             self._tallies.clear()
+            self._counted.clear()
             self._hub.publish(CHANNEL, "kpi-reset", None)
+        if (call.pbx, call.call_id) in self._counted:
+            return
+        self._counted.add((call.pbx, call.call_id))
         tally = self._tally(call.pbx, call.queue)
         tally.add(
             KpiCall(
@@ -117,6 +137,7 @@ class TodayBoard:
                 call.outcome.value,
                 call.wait_seconds or 0.0,
                 call.talk_seconds or 0.0,
+                call.end_source is not EndSource.OUTAGE,
             )
         )
         self._hub.publish(CHANNEL, "kpi", kpi_json(call.pbx, tally.kpis(call.queue), self._targets))

@@ -216,6 +216,7 @@ class CallLogWriter:
                     "outcome": call.outcome.value if call.outcome else "",
                     "hangup_cause": call.hangup_cause,
                     "end_reason": call.end_reason[:16],
+                    "end_source": call.end_source.value,
                     "recording": call.recording[:255],
                 }
             )

@@ -4,6 +4,10 @@ A call is every channel sharing a Linkedid; its id is the Uniqueid of its first 
 may arrive in any order across channels (ground truth §1.5), so every step is idempotent and a
 missing step (an AgentComplete without channel fields, a Hangup that never comes because the PBX
 restarted) has a fallback.
+
+After a lost link nothing is guessed: a call that vanished meanwhile ends when the link was lost,
+with what is known of it (answered, or cut by a PBX restart, or "link-down" when its fate is
+unknown), unless the PBX's queue log tells its end (cti.core.gap).
 """
 
 from __future__ import annotations
@@ -19,16 +23,19 @@ from cti.core.events import (
     CallEvent,
     CallQueued,
     CallRinging,
-    CallsLost,
     CallSnapshot,
     Direction,
+    EndSource,
+    GapReport,
     Outcome,
     QueueLeft,
     RingAttempt,
     RingResult,
     RingStopped,
     TalkEnded,
+    UnloggedCalls,
 )
+from cti.core.queue_story import QueueStory, read_stories
 
 _NO_AGENT_RESULTS = frozenset({"JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL", "FULL"})
 _DIAL_RESULTS = {
@@ -49,8 +56,11 @@ _DIAL_OUTCOMES = {
 _UNKNOWN_IDS = frozenset({"", "<unknown>", "unknown"})
 
 HUNG_UP_MEMORY = 4096
+# Calls kept after their end for an AgentComplete that comes after the last Hangup (§0.4).
+ENDED_MEMORY = 256
 AgentOfDevice = Callable[[str], tuple[str, str] | None]
-Emitted = list[CallEvent | CallsLost]
+MemberNamed = Callable[[str, str], str | None]
+Emitted = list[CallEvent | GapReport]
 
 
 @dataclass(slots=True)
@@ -74,6 +84,11 @@ class _Call:
     abandon_position: int | None = None
     pbx_hold_seconds: int | None = None
     pbx_talk_seconds: int | None = None
+    # When AgentComplete said the talk was over (the Hangups follow it).
+    talk_ended_at: datetime | None = None
+    # Answered while the link was down: answered_at is a bound until AgentComplete times it.
+    answer_estimated: bool = False
+    end_source: EndSource = EndSource.LIVE
     queue_result: str = ""
     last_dial_status: str = ""
     hangup_cause: int | None = None
@@ -108,6 +123,7 @@ class _Call:
             abandon_position=self.abandon_position,
             pbx_hold_seconds=self.pbx_hold_seconds,
             pbx_talk_seconds=self.pbx_talk_seconds,
+            end_source=self.end_source,
         )
 
     def open_attempt(self, interface: str) -> int | None:
@@ -123,18 +139,31 @@ def _known(value: str) -> str:
 
 
 class CallTracker:
-    """Live calls of one PBX. `agent_of(device)` names the agent (interface, name) of a device."""
+    """Live calls of one PBX. `agent_of(device)` names the agent (interface, name) of a device;
+    `member_named(queue, name)` the interface of a queue's member by name."""
 
-    def __init__(self, pbx: str, agent_of: AgentOfDevice) -> None:
+    def __init__(
+        self,
+        pbx: str,
+        agent_of: AgentOfDevice,
+        member_named: MemberNamed = lambda queue, name: None,
+    ) -> None:
         self.pbx = pbx
         self._agent_of = agent_of
+        self._member_named = member_named
         self._calls: dict[str, _Call] = {}
         self._by_channel: dict[str, str] = {}
         self._by_linkedid: dict[str, str] = {}
         self._talking: dict[tuple[str, str], str] = {}
+        # Answered calls that ended, by (queue, agent interface), until AgentComplete comes.
+        self._ended_talking: dict[tuple[str, str], _Call] = {}
         # Channels already hung up: Asterisk may still send a NewConnectedLine for one after its
         # Hangup, which must not bring it back.
         self._hung_up: dict[str, None] = {}
+        # Per queue, the PBX's completed and abandoned counters at the last resync, and the
+        # completions and abandons seen since: after an outage the difference is what we missed.
+        self._pbx_counters: dict[str, tuple[int, int]] = {}
+        self._seen_counts: dict[str, list[int]] = {}
 
     def __len__(self) -> int:
         return len(self._calls)
@@ -247,14 +276,16 @@ class CallTracker:
         if not call.channels:
             self._end(call, at, out)
 
-    def _end(self, call: _Call, at: datetime, out: Emitted, outcome: Outcome | None = None) -> None:
+    def _end(
+        self,
+        call: _Call,
+        at: datetime,
+        out: Emitted,
+        outcome: Outcome | None = None,
+        open_rings: RingResult = RingResult.CALLER_LEFT,
+    ) -> None:
         call.ended_at = at
-        for index, attempt in enumerate(call.attempts):
-            if attempt.result is None:
-                call.attempts[index] = replace(attempt, ended_at=at, result=RingResult.CALLER_LEFT)
-                out.append(
-                    RingStopped(call.snapshot(self.pbx), attempt.interface, RingResult.CALLER_LEFT)
-                )
+        self._stop_rings(call, at, open_rings, out)
         if call.enqueued_at is not None and call.dequeued_at is None:
             call.dequeued_at = at
             call.abandoned = call.answered_at is None
@@ -266,7 +297,16 @@ class CallTracker:
             del self._by_linkedid[linkedid]
         for key in [k for k, v in self._talking.items() if v == call.call_id]:
             del self._talking[key]
+            self._ended_talking[key] = call
+            if len(self._ended_talking) > ENDED_MEMORY:
+                del self._ended_talking[next(iter(self._ended_talking))]
         out.append(CallEnded(call.snapshot(self.pbx)))
+
+    def _stop_rings(self, call: _Call, at: datetime, result: RingResult, out: Emitted) -> None:
+        for index, attempt in enumerate(call.attempts):
+            if attempt.result is None:
+                call.attempts[index] = replace(attempt, ended_at=at, result=result)
+                out.append(RingStopped(call.snapshot(self.pbx), attempt.interface, result))
 
     @staticmethod
     def _outcome(call: _Call) -> Outcome:
@@ -300,6 +340,7 @@ class CallTracker:
         out.append(CallQueued(call.snapshot(self.pbx)))
 
     def _abandoned(self, event: obs.CallerAbandoned, out: Emitted) -> None:
+        self._count(event.queue, abandoned=1)
         call = self._call_of(event.caller_uniqueid)
         if call is None or call.answered_at is not None:
             return
@@ -322,12 +363,7 @@ class CallTracker:
         if call.dequeued_at is None:
             call.dequeued_at = at
             out.append(QueueLeft(call.snapshot(self.pbx)))
-        for index, attempt in enumerate(call.attempts):
-            if attempt.result is None:
-                call.attempts[index] = replace(attempt, ended_at=at, result=RingResult.CALLER_LEFT)
-                out.append(
-                    RingStopped(call.snapshot(self.pbx), attempt.interface, RingResult.CALLER_LEFT)
-                )
+        self._stop_rings(call, at, RingResult.CALLER_LEFT, out)
 
     def _rung(self, event: obs.AgentRung, out: Emitted) -> None:
         call = self._seen(event.caller, event.at)
@@ -364,35 +400,68 @@ class CallTracker:
             call.attempts.append(
                 RingAttempt(event.interface, event.member_name, event.queue, rung_at)
             )
-        self._ring_end(event.caller_uniqueid, event.interface, RingResult.ANSWERED, event.at, out)
-        for attempt in list(call.attempts):
-            if attempt.result is None:
-                self._ring_end(
-                    event.caller_uniqueid,
-                    attempt.interface,
-                    RingResult.ANSWERED_ELSEWHERE,
-                    event.at,
-                    out,
-                )
-        call.answered_at = event.at
-        if call.dequeued_at is None:
-            call.dequeued_at = event.at
-        call.agent_interface = event.interface
-        call.agent_name = event.member_name
+        self._answer(call, event.queue, event.interface, event.member_name, event.at, out)
         call.pbx_hold_seconds = int(event.hold_seconds)
-        self._talking[(event.queue, event.interface)] = call.call_id
-        out.append(CallAnswered(call.snapshot(self.pbx), event.interface))
+
+    def _answer(
+        self,
+        call: _Call,
+        queue: str,
+        interface: str,
+        name: str,
+        at: datetime,
+        out: Emitted,
+        announce: bool = True,
+    ) -> None:
+        """The queue connected the caller to this agent at `at`."""
+        index = call.open_attempt(interface)
+        if index is not None:
+            call.attempts[index] = replace(
+                call.attempts[index], ended_at=at, result=RingResult.ANSWERED
+            )
+            out.append(RingStopped(call.snapshot(self.pbx), interface, RingResult.ANSWERED))
+        self._stop_rings(call, at, RingResult.ANSWERED_ELSEWHERE, out)
+        call.answered_at = at
+        if call.dequeued_at is None or call.dequeued_at > at:
+            call.dequeued_at = at
+        call.agent_interface = interface
+        call.agent_name = name or call.agent_name
+        self._talking[(queue, interface)] = call.call_id
+        if announce:
+            out.append(CallAnswered(call.snapshot(self.pbx), interface))
 
     def _finished(self, event: obs.AgentFinished, out: Emitted) -> None:
+        self._count(event.queue, completed=1)
+        key = (event.queue, event.interface)
         call_id = self._by_channel.get(event.caller_uniqueid) if event.caller_uniqueid else None
         # AgentComplete may come without channel fields: match the open AgentConnect (§0.4).
-        call_id = call_id or self._talking.get((event.queue, event.interface))
-        self._talking.pop((event.queue, event.interface), None)
+        call_id = call_id or self._talking.get(key)
+        self._talking.pop(key, None)
         call = self._calls.get(call_id) if call_id else None
         if call is None:
-            return
+            # It may come after the call's last Hangup too: it still times the call's talk.
+            call = self._ended_talking.pop(key, None)
+            if call is None or call.pbx_talk_seconds is not None:
+                return
+        elif call.answered_at is None or call.answer_estimated:
+            # Answered while the link was down: AgentComplete times the answer to the second.
+            answered_at = event.at - timedelta(seconds=event.talk_seconds)
+            if not call.queue:
+                enqueued_at = answered_at - timedelta(seconds=event.hold_seconds)
+                caller = event.caller_uniqueid or call.caller_uniqueid
+                self._enqueue(call, event.queue, caller, enqueued_at)
+            if call.answer_estimated:
+                call.dequeued_at = None
+            announce = not call.answer_estimated
+            call.answer_estimated = False
+            self._answer(
+                call, event.queue, event.interface, event.member_name, answered_at, out, announce
+            )
+            call.pbx_hold_seconds = int(event.hold_seconds)
+        self._ended_talking.pop(key, None)
         call.end_reason = event.reason
         call.pbx_talk_seconds = int(event.talk_seconds)
+        call.talk_ended_at = event.at
         out.append(TalkEnded(call.snapshot(self.pbx), event.interface))
 
     # Dials outside queues (direct calls to an agent, outbound calls) -----------------------
@@ -445,25 +514,189 @@ class CallTracker:
 
     def _resynced(self, event: obs.Resynced, out: Emitted) -> None:
         present = {live.channel.uniqueid for live in event.channels}
+        stories = read_stories(event.records or ())
         lost = [c for c in self._calls.values() if not (c.channels & present)]
+        ended: list[str] = []
+        told = 0
         for call in lost:
-            self._end(call, event.at, out, Outcome.PBX_RESTART if event.restarted else None)
-        if lost:
-            out.append(CallsLost(self.pbx, tuple(c.call_id for c in lost), event.restarted))
+            story = stories.pop(call.caller_uniqueid, None) if call.caller_uniqueid else None
+            told += self._close_lost(call, event, story, out)
+            ended.append(call.call_id)
         for call in list(self._calls.values()):
             for uniqueid in call.channels - present:
                 call.channels.discard(uniqueid)
                 self._by_channel.pop(uniqueid, None)
         for live in sorted(event.channels, key=lambda c: -c.seconds_up):
-            known = self._call_of(live.channel.uniqueid)
-            found = self._seen(live.channel, event.at - timedelta(seconds=live.seconds_up))
-            if found and known is None and live.bridged and found.answered_at is None:
-                found.answered_at = event.at
+            self._seen(live.channel, event.at - timedelta(seconds=live.seconds_up))
         for waiting in event.waiting:
             queued = self._call_of(waiting.caller.uniqueid)
             if queued is not None and not queued.queue:
-                queued.queue = waiting.queue
-                queued.caller_uniqueid = waiting.caller.uniqueid
-                queued.direction = Direction.INBOUND
-                queued.enqueued_at = event.at - timedelta(seconds=waiting.wait_seconds)
+                enqueued_at = event.at - timedelta(seconds=waiting.wait_seconds)
+                self._enqueue(queued, waiting.queue, waiting.caller.uniqueid, enqueued_at)
                 out.append(CallQueued(queued.snapshot(self.pbx)))
+        bridged = {live.channel.uniqueid for live in event.channels if live.bridged}
+        for call in list(self._calls.values()):
+            # Connected to an agent while we were away (or before we knew of the call).
+            if call.answered_at is None and call.channels & bridged:
+                story = next((stories[c] for c in call.channels if c in stories), None)
+                self._answered_unseen(call, event, story, out)
+        if event.lost_at is not None:
+            for story in stories.values():
+                if self._unseen_call(story, event.lost_at):
+                    ended.append(self._close_unseen_call(story, event, out))
+                    told += 1
+        unlogged = self._check_counters(event)
+        if ended or unlogged:
+            out.append(
+                GapReport(
+                    self.pbx, event.lost_at, event.restarted, tuple(ended), told, tuple(unlogged)
+                )
+            )
+
+    def _close_lost(
+        self, call: _Call, event: obs.Resynced, story: QueueStory | None, out: Emitted
+    ) -> int:
+        """End a call that vanished while the link was down; 1 if the queue log told how."""
+        if story is not None and story.connected_at is not None and call.answered_at is None:
+            self._answer_from(call, story, out)
+        if call.talk_ended_at is not None:
+            # AgentComplete came before the cut: the call was over, its Hangups were lost.
+            self._end(call, call.talk_ended_at, out)
+            return 0
+        if story is not None and story.ended_at is not None and story.outcome is not None:
+            self._end_from(call, story, out)
+            return 1
+        lost_at = event.lost_at or event.at
+        call.end_source = EndSource.OUTAGE
+        if call.answered_at is not None:
+            outcome = Outcome.ANSWERED
+            call.end_reason = Outcome.PBX_RESTART.value if event.restarted else ""
+        else:
+            outcome = Outcome.PBX_RESTART if event.restarted else Outcome.LINK_DOWN
+        self._end(call, max(lost_at, call.started_at), out, outcome, RingResult.UNKNOWN)
+        return 0
+
+    def _enqueue(self, call: _Call, queue: str, caller: str, at: datetime | None) -> None:
+        call.queue = queue
+        call.caller_uniqueid = caller
+        call.direction = Direction.INBOUND
+        call.enqueued_at = at
+
+    def _answer_from(self, call: _Call, story: QueueStory, out: Emitted) -> None:
+        assert story.connected_at is not None
+        if not call.queue:
+            self._enqueue(call, story.queue, story.call_id, story.entered_at)
+            call.number = call.number or story.number
+        interface = self._member_named(story.queue, story.agent) or ""
+        call.answer_estimated = False
+        if call.dequeued_at is not None and call.answered_at is None:
+            call.dequeued_at = None
+        call.answered_at = None
+        self._answer(call, story.queue, interface, story.agent, story.connected_at, out)
+        call.pbx_hold_seconds = story.hold_seconds
+
+    def _end_from(self, call: _Call, story: QueueStory, out: Emitted) -> None:
+        """End a call as the queue log tells it."""
+        assert story.ended_at is not None
+        call.end_source = EndSource.QUEUE_LOG
+        if story.outcome is Outcome.ANSWERED:
+            call.end_reason = story.end_reason
+            call.pbx_talk_seconds = story.talk_seconds
+            call.pbx_hold_seconds = story.hold_seconds
+            self._count(story.queue, completed=1)
+        else:
+            if not call.abandoned:
+                self._count(story.queue, abandoned=1)
+            call.abandon_position = story.position
+            call.pbx_hold_seconds = story.hold_seconds
+            if call.dequeued_at is None:
+                call.dequeued_at = max(story.ended_at, call.enqueued_at or story.ended_at)
+        ended_at = max(story.ended_at, call.answered_at or call.started_at)
+        self._end(call, ended_at, out, story.outcome)
+
+    def _answered_unseen(
+        self, call: _Call, event: obs.Resynced, story: QueueStory | None, out: Emitted
+    ) -> None:
+        """A call found bridged at resync was answered while we were away: by whom, when."""
+        if story is not None and story.connected_at is not None:
+            self._answer_from(call, story, out)
+            return
+        found = self._agent_leg(call, event.channels)
+        if found is None:
+            call.answered_at = event.at
+            if call.enqueued_at is not None and call.dequeued_at is None:
+                call.dequeued_at = event.at
+            return
+        (interface, name), leg = found
+        # The agent's leg was created when it started ringing: the answer came after that.
+        answered_at = max(event.at - timedelta(seconds=leg.seconds_up), call.started_at)
+        self._answer(call, call.queue, interface, name, answered_at, out)
+        call.answer_estimated = True
+
+    def _agent_leg(
+        self, call: _Call, channels: tuple[obs.LiveChannel, ...]
+    ) -> tuple[tuple[str, str], obs.LiveChannel] | None:
+        """The agent on the other side of a call's bridge, from the PBX's list of channels."""
+        for live in channels:
+            channel = live.channel
+            if (
+                live.bridged
+                and channel.linkedid == call.linkedid
+                and channel.uniqueid not in (call.first_channel, call.caller_uniqueid)
+            ):
+                agent = self._agent_of(channel.device)
+                if agent is not None:
+                    return agent, live
+        return None
+
+    def _unseen_call(self, story: QueueStory, lost_at: datetime) -> bool:
+        """A queue call that came and went while the link was down: only its log tells of it."""
+        return (
+            story.entered_at is not None
+            and story.entered_at >= lost_at.replace(microsecond=0)
+            and story.call_id not in self._hung_up
+            and story.call_id not in self._by_channel
+            and story.ended_at is not None
+        )
+
+    def _close_unseen_call(self, story: QueueStory, event: obs.Resynced, out: Emitted) -> str:
+        assert story.entered_at is not None
+        call = _Call(
+            call_id=story.call_id,
+            linkedid=story.call_id,
+            direction=Direction.INBOUND,
+            started_at=story.entered_at,
+            first_channel=story.call_id,
+            number=story.number,
+            queue=story.queue,
+            caller_uniqueid=story.call_id,
+            enqueued_at=story.entered_at,
+        )
+        self._calls[call.call_id] = call
+        if story.connected_at is not None:
+            self._answer_from(call, story, out)
+        self._end_from(call, story, out)
+        self._hung_up[call.call_id] = None
+        return call.call_id
+
+    def _count(self, queue: str, completed: int = 0, abandoned: int = 0) -> None:
+        counts = self._seen_counts.setdefault(queue, [0, 0])
+        counts[0] += completed
+        counts[1] += abandoned
+
+    def _check_counters(self, event: obs.Resynced) -> list[UnloggedCalls]:
+        """Calls the PBX counted since the last resync that we did not: the gap's unknowns."""
+        unlogged = []
+        if not event.restarted:
+            for queue in event.queues:
+                before = self._pbx_counters.get(queue.name)
+                if before is None:
+                    continue
+                seen = self._seen_counts.get(queue.name, [0, 0])
+                completed = queue.completed - before[0] - seen[0]
+                abandoned = queue.abandoned - before[1] - seen[1]
+                if completed > 0 or abandoned > 0:
+                    unlogged.append(UnloggedCalls(queue.name, max(completed, 0), max(abandoned, 0)))
+        self._pbx_counters = {q.name: (q.completed, q.abandoned) for q in event.queues}
+        self._seen_counts.clear()
+        return unlogged

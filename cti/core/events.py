@@ -23,7 +23,20 @@ class Outcome(StrEnum):
     RING_NO_ANSWER = "ring-no-answer"
     BUSY = "busy"
     FAILED = "failed"
+    # The PBX restarted or crashed with the call in it, before it was answered.
     PBX_RESTART = "pbx-restart"
+    # Ended while the link was down, and nothing tells how: no outcome is guessed.
+    LINK_DOWN = "link-down"
+
+
+class EndSource(StrEnum):
+    """How a call's end came to be known."""
+
+    LIVE = ""
+    # Not seen: it ended while the link was down; ended_at is when the link was lost.
+    OUTAGE = "outage"
+    # Read afterwards from the PBX's own queue log.
+    QUEUE_LOG = "queue-log"
 
 
 class RingResult(StrEnum):
@@ -34,6 +47,8 @@ class RingResult(StrEnum):
     ANSWERED_ELSEWHERE = "answered-elsewhere"
     CALLER_LEFT = "caller-left"
     DUMPED = "dumped"
+    # Still ringing when the link went down; how the ring ended was not seen.
+    UNKNOWN = "unknown"
 
 
 class AgentState(StrEnum):
@@ -88,6 +103,7 @@ class CallSnapshot:
     # TalkTime): the figures Asterisk's queue statistics are made of.
     pbx_hold_seconds: int | None = None
     pbx_talk_seconds: int | None = None
+    end_source: EndSource = EndSource.LIVE
 
     @property
     def wait_seconds(self) -> float | None:
@@ -198,9 +214,27 @@ class QueueChanged:
 
 
 @dataclass(frozen=True, slots=True)
-class CallsLost:
-    """Calls that vanished while the link was down; each also gets its own CallEnded."""
+class UnloggedCalls:
+    """Calls the PBX's own counters for a queue say ended during an outage, that no call of
+    ours accounts for: the gap's calls nobody told us of."""
+
+    queue: str
+    completed: int
+    abandoned: int
+
+
+@dataclass(frozen=True, slots=True)
+class GapReport:
+    """What the resync after a lost link found. Each call of `ended` also got its CallEnded.
+
+    `ended`: calls that ended while the link was down (`reconciled` of them told by the PBX's
+    queue log, the others closed as of `lost_at`). `unlogged`: see UnloggedCalls; only when the
+    PBX did not restart, which resets its counters.
+    """
 
     pbx: str
-    call_ids: tuple[str, ...]
+    lost_at: datetime | None
     restarted: bool
+    ended: tuple[str, ...]
+    reconciled: int
+    unlogged: tuple[UnloggedCalls, ...]

@@ -23,7 +23,7 @@ from cti.core.events import (
     CallEnded,
     CallEvent,
     CallRinging,
-    CallsLost,
+    GapReport,
     QueueChanged,
     QueueSnapshot,
     RingStopped,
@@ -108,7 +108,7 @@ class Floor:
     # Updates -------------------------------------------------------------------------------
 
     def apply(
-        self, event: obs.Observation | None, calls: Iterable[CallEvent | CallsLost], now: datetime
+        self, event: obs.Observation | None, calls: Iterable[CallEvent | GapReport], now: datetime
     ) -> list[FloorEvent]:
         agents: set[str] = set()
         queues: set[str] = set()
@@ -148,7 +148,7 @@ class Floor:
                     agent.call_id = ""  # also when the call itself could not be matched
                     agents.add(event.interface)
             case obs.Resynced():
-                queues |= self._resync(event)
+                queues |= self.resync(event)
                 agents |= set(self._agents) | set(self._shown_agents)
 
     def _member(self, member: obs.MemberInfo, at: datetime) -> None:
@@ -183,7 +183,13 @@ class Floor:
                 if self._by_device.get(device) == interface:
                     del self._by_device[device]
 
-    def _resync(self, event: obs.Resynced) -> set[str]:
+    def member_named(self, queue: str, name: str) -> str | None:
+        """The interface of a queue's member called `name`, if exactly one is."""
+        found = [a.interface for a in self._agents.values() if a.name == name and queue in a.paused]
+        return found[0] if len(found) == 1 else None
+
+    def resync(self, event: obs.Resynced) -> set[str]:
+        """Members as the PBX lists them now; the queues it has. Idempotent."""
         listed = {(m.queue, m.interface) for m in event.members}
         queues = {q.name for q in event.queues} | {m.queue for m in event.members}
         for interface, agent in list(self._agents.items()):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
 
 from cti.core.hours import WeeklyHours
@@ -26,6 +26,8 @@ class KpiCall:
     outcome: str
     wait_seconds: float
     talk_seconds: float
+    # False when the end of an answered call was not seen (an outage): its talk is unknown.
+    talk_known: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,8 @@ class QueueKpis:
     short_abandoned: int
     timed_out: int
     no_agent: int
+    cut_off: int
+    unknown: int
     answered_in_time: int
     out_of_hours: int
     service_level: float | None
@@ -58,9 +62,31 @@ def _ratio(part: float, whole: float) -> float | None:
     return part / whole if whole else None
 
 
+# The counts summed per hour for reports (cti.calllog.rollup): all but `closed` and `longest`,
+# which is a maximum.
+SUMMED_COUNTS: Final = (
+    "offered",
+    "answered",
+    "abandoned",
+    "short",
+    "timed_out",
+    "no_agent",
+    "cut",
+    "unseen",
+    "in_time",
+    "talked",
+    "wait_total",
+    "talk_total",
+)
+
+
 @dataclass(slots=True)
 class KpiCounts:
-    """The sums every KPI is made of; counts for any span merge by adding them up."""
+    """The sums every KPI is made of; counts for any span merge by adding them up.
+
+    Every offered call is in exactly one of answered, abandoned, short, timed_out, no_agent,
+    cut (the PBX restarted with the caller waiting) and unseen (it ended while the link was
+    down, nothing tells how). `talked`: answered calls whose talk was timed to its end."""
 
     offered: int = 0
     answered: int = 0
@@ -68,30 +94,32 @@ class KpiCounts:
     short: int = 0
     timed_out: int = 0
     no_agent: int = 0
+    cut: int = 0
+    unseen: int = 0
     in_time: int = 0
+    talked: int = 0
     closed: int = 0
     wait_total: float = 0.0
     talk_total: float = 0.0
     longest: float = 0.0
 
+    @classmethod
+    def of(cls, sums: Mapping[Any, Any]) -> KpiCounts:
+        """Counts from sums named as the fields (`longest` a maximum; None for no rows)."""
+        counts = cls()
+        for name in (*SUMMED_COUNTS, "longest"):
+            # The defaults tell which are whole counts and which are seconds.
+            setattr(counts, name, type(getattr(counts, name))(sums[name] or 0))
+        return counts
+
     def merge(self, other: KpiCounts) -> None:
-        for name in (
-            "offered",
-            "answered",
-            "abandoned",
-            "short",
-            "timed_out",
-            "no_agent",
-            "in_time",
-            "closed",
-            "wait_total",
-            "talk_total",
-        ):
+        for name in (*SUMMED_COUNTS, "closed"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.longest = max(self.longest, other.longest)
 
     def kpis(self, queue: str, settings: KpiSettings) -> QueueKpis:
-        counted = self.offered - self.short  # a short abandon is a caller who never really waited
+        # A short abandon never really waited; a call cut off or unseen has no known fate.
+        counted = self.offered - self.short - self.cut - self.unseen
         denominator = {
             "answered-and-long-abandons": self.answered + self.abandoned,
             "answered-only": self.answered,
@@ -106,11 +134,13 @@ class KpiCounts:
             short_abandoned=self.short,
             timed_out=self.timed_out,
             no_agent=self.no_agent,
+            cut_off=self.cut,
+            unknown=self.unseen,
             answered_in_time=self.in_time,
             out_of_hours=self.closed,
             service_level=_ratio(self.in_time, denominator),
             asa_seconds=_ratio(self.wait_total, self.answered),
-            aht_seconds=_ratio(self.talk_total + wrapup * self.answered, self.answered),
+            aht_seconds=_ratio(self.talk_total + wrapup * self.talked, self.talked),
             abandon_rate=_ratio(self.abandoned, counted),
             longest_wait_seconds=self.longest,
         )
@@ -136,7 +166,9 @@ class KpiTally:
         if call.outcome == "answered":
             counts.answered += 1
             counts.wait_total += call.wait_seconds
-            counts.talk_total += call.talk_seconds
+            if call.talk_known:
+                counts.talked += 1
+                counts.talk_total += call.talk_seconds
             counts.in_time += call.wait_seconds <= self._settings.service_level_seconds
         elif call.outcome == "abandoned":
             if call.wait_seconds < self._settings.short_abandon_seconds:
@@ -147,6 +179,10 @@ class KpiTally:
             counts.timed_out += 1
         elif call.outcome == "no-agent":
             counts.no_agent += 1
+        elif call.outcome == "pbx-restart":
+            counts.cut += 1
+        elif call.outcome == "link-down":
+            counts.unseen += 1
 
     def kpis(self, queue: str) -> QueueKpis:
         return self.counts.kpis(queue, self._settings)

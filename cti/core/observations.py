@@ -202,11 +202,36 @@ class LiveChannel:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueRecord:
+    """One line of the PBX's own queue log (Asterisk's queue_log): what happened to a queue call.
+
+    `call_id` is the queue caller's channel id; `agent` the member's name; `data` the event's
+    fields in order (ENTERQUEUE: url, caller number, position; CONNECT: hold seconds, agent
+    channel, ring seconds; COMPLETECALLER/COMPLETEAGENT: hold, talk, position; ABANDON,
+    EXITWITHTIMEOUT, EXITEMPTY: position, original position, wait; ...).
+    """
+
+    at: datetime
+    call_id: str
+    queue: str
+    agent: str
+    event: str
+    data: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Resynced(Observation):
-    """The PBX's current state read after a (re)connect: queues, members, callers, channels."""
+    """The PBX's current state read after a (re)connect: queues, members, callers, channels.
+
+    `lost_at`: when the link before this one was lost (None at the first connect): calls that
+    vanished since ended no later than the PBX restart, and no earlier than this. `records`: the
+    PBX's queue log from `lost_at` on, when one is configured and could be read, else None.
+    """
 
     queues: tuple[QueueInfo, ...]
     members: tuple[MemberInfo, ...]
     waiting: tuple[WaitingCaller, ...]
     channels: tuple[LiveChannel, ...]
     restarted: bool
+    lost_at: datetime | None = None
+    records: tuple[QueueRecord, ...] | None = None

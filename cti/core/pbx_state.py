@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
+from cti.core import observations as obs
 from cti.core.calls import CallTracker
-from cti.core.events import CallEvent, CallsLost
+from cti.core.events import CallEvent, GapReport
 from cti.core.floor import Floor, FloorEvent
-from cti.core.observations import Observation
 
-DomainEvent = CallEvent | CallsLost | FloorEvent
+DomainEvent = CallEvent | GapReport | FloorEvent
 
 
 class PbxState:
@@ -19,9 +19,12 @@ class PbxState:
     ) -> None:
         self.pbx = pbx
         self.floor = Floor(pbx, wrapup_seconds, devices)
-        self.calls = CallTracker(pbx, self.floor.agent_of)
+        self.calls = CallTracker(pbx, self.floor.agent_of, self.floor.member_named)
 
-    def apply(self, event: Observation) -> list[DomainEvent]:
+    def apply(self, event: obs.Observation) -> list[DomainEvent]:
+        if isinstance(event, obs.Resynced):
+            # The calls of a resync are matched to agents: the members must be known first.
+            self.floor.resync(event)
         call_events = self.calls.apply(event)
         return [*call_events, *self.floor.apply(event, call_events, event.at)]
 

@@ -333,6 +333,7 @@ class CallHour(Base):
     cut: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     unseen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     in_time: Mapped[int] = mapped_column(Integer)
+    talked: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     wait_total: Mapped[float] = mapped_column(Float)
     talk_total: Mapped[float] = mapped_column(Float)
     longest: Mapped[float] = mapped_column(Float)

@@ -202,6 +202,12 @@ class SimulatorConfig:
     cel: bool = True
     # Share of AgentComplete events sent without channel blocks (2 of 10 in the captures).
     complete_without_channels: float = 0.2
+    # Share sent only after the call's last channel hung up (the same race, seen on live PBXs).
+    complete_after_hangup: float = 0.0
+    # Where app_queue's queue_log goes ("" writes none), as Asterisk's /var/log/asterisk/queue_log.
+    queue_log: str = ""
+    # Seconds the PBX has been up when the simulator starts (FullyBooted's Uptime).
+    uptime: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.port < 65536:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from cti.sim import cdr
 from cti.sim.clock import SimClock
 from cti.sim.config import SimulatorConfig
+from cti.sim.queue_log import QueueLog
 from cti.sim.queues import build_queues
 from cti.sim.wire import Fields, encode
 
@@ -84,7 +85,7 @@ class Pbx:
         self.devices = Devices(self)
         self.pending: set[str] = set()
         self.muted = False
-        self.booted = clock.now()
+        self.booted = clock.now() - config.uptime
         self.calls_processed = 0
         self.originated = 0
         self._seq = 0
@@ -92,7 +93,9 @@ class Pbx:
         self._linked: dict[str, int] = {}
         self._ended: dict[str, asyncio.Future[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.queue_log = QueueLog(config.queue_log, clock)
         self.queues: dict[str, QueueState] = build_queues(self)
+        self.queue_log.write("NONE", "NONE", "NONE", "QUEUESTART", "")
 
     def emit(self, name: str, category: str, fields: Fields) -> None:
         self.clock.touch()
@@ -211,6 +214,7 @@ class Pbx:
         self._seq = 0
         self.calls_processed = 0
         self.booted = self.clock.now()
+        self.queue_log.write("NONE", "NONE", "NONE", "QUEUESTART", "")
 
     async def cancel_tasks(self) -> None:
         tasks = list(self._tasks)

@@ -17,6 +17,7 @@ from cti.sim import channels as ch
 from cti.sim.channels import Channel
 from cti.sim.dialplan import Result
 from cti.sim.queues import Entry, Member, QueueState
+from cti.sim.wire import Fields
 
 if TYPE_CHECKING:
     from cti.sim.pbx import Pbx
@@ -48,6 +49,11 @@ class QueueCall:
         self.chan = chan
         self.entry: Entry = queue.join(chan)
         self.deadline = self.entry.joined + timeout if timeout > 0 else None
+        self.log("NONE", "ENTERQUEUE", "", chan.cid_num, self.entry.original_position)
+
+    def log(self, agent: str, event: str, *data: str | int) -> None:
+        if not self.pbx.muted:  # a PBX going down writes nothing more
+            self.pbx.queue_log.write(self.queue.name, self.chan.uniqueid, agent, event, *data)
 
     def remaining(self) -> float | None:
         if self.deadline is None:
@@ -87,6 +93,9 @@ class QueueCall:
         holdtime = self.held()
         ch.set_var(self.pbx, self.chan, "ABANDONED", "TRUE")
         self.queue.abandon_event(self.entry, holdtime)
+        event = "EXITWITHTIMEOUT" if status == "TIMEOUT" else "ABANDON"
+        where = self.queue.position(self.entry)
+        self.log("NONE", event, where, self.entry.original_position, holdtime)
         position = self.queue.leave(self.entry)
         ch.set_var(self.pbx, self.chan, "QUEUEPOSITION", str(position))
         if not status:
@@ -136,6 +145,7 @@ class QueueCall:
     def no_answer(self, ring: Ring, ms: int) -> None:
         fields = [*self.chan.snapshot(), *ring.leg.snapshot("Dest"), *self.member_id(ring.member)]
         self.pbx.emit("AgentRingNoAnswer", "agent", [*fields, ("RingTime", str(ms))])
+        self.log(ring.member.name, "RINGNOANSWER", ms)
 
     async def attempt(self, members: list[Member]) -> Ring | None:
         """One round of ringing; the answering ring, or None once every leg failed."""
@@ -230,6 +240,7 @@ class QueueCall:
         ringtime = int(pbx.clock.now()) - int(ring.started)
         timing = [("HoldTime", str(holdtime)), ("RingTime", str(ringtime))]
         pbx.emit("AgentConnect", "agent", [*self.blocks(leg), *self.member_id(member), *timing])
+        self.log(member.name, "CONNECT", holdtime, leg.uniqueid, ringtime)
         member.in_call = True
         self.queue.connected(holdtime)
         connected = pbx.clock.now()
@@ -243,14 +254,38 @@ class QueueCall:
         if not by_agent:
             bridges.bridge_leave(pbx, chan)
         self.queue.completed_call(member, holdtime, talktime)
-        with_blocks = pbx.rng.random() >= pbx.config.complete_without_channels
-        blocks = self.blocks(leg) if with_blocks else []
-        pbx.emit("AgentComplete", "agent", [*blocks, *self.member_id(member), *complete])
+        line: tuple[str | int, ...]
+        if reason == "transfer" and chan.redirect is not None:
+            context, exten, _ = chan.redirect
+            position = self.entry.original_position
+            line = ("TRANSFER", exten, context, holdtime, talktime, position)
+        else:
+            ended = "COMPLETEAGENT" if by_agent else "COMPLETECALLER"
+            line = (ended, holdtime, talktime, self.entry.original_position)
+        if pbx.config.complete_after_hangup and pbx.rng.random() < pbx.config.complete_after_hangup:
+            pbx.spawn(self.complete_late(member, complete, line), f"sim-complete-{chan.name}")
+        else:
+            with_blocks = pbx.rng.random() >= pbx.config.complete_without_channels
+            self.complete(member, self.blocks(leg) if with_blocks else [], complete, line)
         bridges.bridge_leave(pbx, leg)
         chan.cdr.peer_gone(pbx.clock.now(), leg)
         ch.hangup(pbx, leg)
         bridges.bridge_leave(pbx, chan)
         return "stop"
+
+    def complete(
+        self, member: Member, blocks: Fields, fields: Fields, line: tuple[str | int, ...]
+    ) -> None:
+        self.pbx.emit("AgentComplete", "agent", [*blocks, *self.member_id(member), *fields])
+        self.log(member.name, str(line[0]), *line[1:])
+
+    async def complete_late(
+        self, member: Member, fields: Fields, line: tuple[str | int, ...]
+    ) -> None:
+        """app_queue's race (ground truth §0.4): AgentComplete after every channel of the call
+        has hung up, without channel fields."""
+        await self.pbx.ended(self.chan.linkedid)
+        self.complete(member, [], fields, line)
 
     def interface_vars(self, ring: Ring) -> None:
         pbx, member = self.pbx, ring.member
@@ -280,6 +315,7 @@ class QueueCall:
         pbx, leg = self.pbx, ring.leg
         if leg.ending:
             pbx.emit("AgentDump", "agent", [*self.blocks(leg), *self.member_id(ring.member)])
+            self.log(ring.member.name, "AGENTDUMP")
             ch.dial_event(pbx, "DialEnd", self.chan, leg, [("DialStatus", "NOANSWER")])
         self.chan.cdr.peer_gone(pbx.clock.now(), leg)
         ch.request_hangup(pbx, leg, 0, announce=False)

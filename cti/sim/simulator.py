@@ -48,6 +48,7 @@ class SimulatorHandle:
         await self.server.close()
         self.pbx.muted = True
         await self.pbx.cancel_tasks()
+        self.pbx.queue_log.close()
         await self.clock.close()
 
     async def restart(self, downtime: float = 0.0) -> None:
@@ -65,6 +66,14 @@ class SimulatorHandle:
             await self.server.start(self.config.host, self.port)
             self.pbx.booted = self.clock.now()
         logger.info("simulated PBX restarted")
+
+    async def cut_link(self, seconds: float) -> None:
+        """The network to the AMI clients fails for `seconds` (PBX time): sessions drop and
+        connections are refused, while the PBX and its calls go on."""
+        await self.server.close()
+        await self.clock.sleep(seconds)
+        await self.server.start(self.config.host, self.port)
+        logger.info("simulated AMI link back after %g s", seconds)
 
     def _restart_requested(self) -> None:
         async def later() -> None:

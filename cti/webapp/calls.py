@@ -12,6 +12,7 @@ from sqlalchemy import select
 from cti import keys
 from cti.calllog.export import HEADER, export_statement
 from cti.calllog.query import OUTCOMES, CallFilter
+from cti.core.events import EndSource
 from cti.db.models import Call, Customer, User
 from cti.errors import NotFoundError
 from cti.i18n import N_
@@ -20,6 +21,11 @@ from cti.webapp.render import render, user_timezone
 from cti.webapp.security import current_session, user_role
 
 PAGE: Final = 100
+# How the timeline names a call's end that was not seen live.
+_ENDED: Final = {
+    EndSource.OUTAGE.value: N_("Link to the PBX lost; the end was not seen"),
+    EndSource.QUEUE_LOG.value: N_("Ended, as the PBX's queue log tells"),
+}
 
 
 def _filter(request: web.Request) -> CallFilter:
@@ -79,7 +85,7 @@ async def call_detail(request: web.Request) -> web.StreamResponse:
             (call.enqueued_at, N_("Entered the queue")),
             (call.first_ring_at, N_("First agent phone rang")),
             (call.answered_at, N_("Answered")),
-            (call.ended_at, N_("Ended")),
+            (call.ended_at, _ENDED.get(call.end_source, N_("Ended"))),
         )
         if moment is not None
     ]

@@ -19,8 +19,10 @@ from tests import amitraces
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 
 
-def _events_until_eof(name: str) -> tuple[bytes, bool]:
-    """The capture's broadcast events as one byte string, and whether it ended in an EOF."""
+def _events_until_eof(name: str, cut_after: str = "") -> tuple[bytes, bool]:
+    """The capture's broadcast events as one byte string, and whether it ended in an EOF.
+
+    `cut_after`: end the capture in an EOF right after the first event of that name."""
     splitter = FrameSplitter()
     out = bytearray()
     for frame in amitraces.load(name):
@@ -41,12 +43,14 @@ def _events_until_eof(name: str) -> tuple[bytes, bool]:
             ):
                 continue
             out += raw + b"\r\n\r\n"
+            if first(message, "Event") == cut_after:
+                return bytes(out), True
     return bytes(out), False
 
 
 class ReplayServer:
-    def __init__(self, name: str, chunk: int) -> None:
-        self._events, self._ends_with_eof = _events_until_eof(name)
+    def __init__(self, name: str, chunk: int, cut_after: str = "") -> None:
+        self._events, self._ends_with_eof = _events_until_eof(name, cut_after)
         self._chunk = chunk
         self._members = amitraces.rig_queues()[1]
         self._server: asyncio.Server | None = None
@@ -129,8 +133,8 @@ class ReplayServer:
 
 
 @contextlib.asynccontextmanager
-async def replaying(name: str, chunk: int) -> AsyncIterator[ReplayServer]:
-    server = ReplayServer(name, chunk)
+async def replaying(name: str, chunk: int, cut_after: str = "") -> AsyncIterator[ReplayServer]:
+    server = ReplayServer(name, chunk, cut_after)
     await server.start()
     try:
         yield server

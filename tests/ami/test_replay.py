@@ -19,8 +19,9 @@ from cti.core.events import (
     AgentState,
     CallEnded,
     CallRinging,
-    CallsLost,
     CallSnapshot,
+    EndSource,
+    GapReport,
     Outcome,
 )
 from cti.health import HealthRegistry
@@ -69,9 +70,11 @@ def ended(events: list[Any]) -> list[CallSnapshot]:
     return [e.call for e in events if isinstance(e, CallEnded)]
 
 
-async def replay(name: str, chunk: int) -> tuple[list[CallSnapshot], list[Any], PbxFeed]:
+async def replay(
+    name: str, chunk: int, cut_after: str = ""
+) -> tuple[list[CallSnapshot], list[Any], PbxFeed]:
     """Replays a capture with calls in it until every call the model tracks has ended."""
-    async with replaying(name, chunk) as server, feeding(server) as (feed, seen):
+    async with replaying(name, chunk, cut_after) as server, feeding(server) as (feed, seen):
         await asyncio.wait_for(server.finished.wait(), 20)
         await seen.until(lambda: bool(ended(seen)) and len(feed.state.calls) == 0)
         return ended(seen), list(seen), feed
@@ -129,10 +132,28 @@ async def test_every_capture_ends_every_call(name: str) -> None:
 async def test_restart_ends_the_call_once_after_the_resync() -> None:
     calls, events, feed = await replay("restart", 64)
     (call,) = calls
-    assert call.outcome is Outcome.PBX_RESTART
+    # Alice had answered: that stays true; the restart ended the talk, when the link went.
+    assert (call.outcome, call.end_reason) == (Outcome.ANSWERED, "pbx-restart")
     assert call.agent_name == "Alice"
-    lost = [e for e in events if isinstance(e, CallsLost)]
-    assert [(e.call_ids, e.restarted) for e in lost] == [((call.call_id,), True)]
+    assert call.end_source is EndSource.OUTAGE
+    gaps = [e for e in events if isinstance(e, GapReport)]
+    assert [(e.ended, e.restarted, e.reconciled) for e in gaps] == [((call.call_id,), True, 0)]
+    assert call.ended_at == gaps[0].lost_at
     assert feed.link.connects == 2
     alice = [e.agent for e in events if isinstance(e, AgentChanged) and e.agent.name == "Alice"]
     assert alice[-1].state is not AgentState.IN_CALL
+
+
+@pytest.mark.parametrize("chunk", CHUNKS)
+async def test_a_call_completed_just_before_the_cut_is_answered_not_cut(chunk: int) -> None:
+    """The PBX dies right after AgentComplete: the Hangups never come, the call was over."""
+    (call,), events, _ = await replay("answered", chunk, cut_after="AgentComplete")
+    assert (call.outcome, call.end_reason, call.end_source) == (
+        Outcome.ANSWERED,
+        "agent",
+        EndSource.LIVE,
+    )
+    # Timed as if the Hangups had come: they follow AgentComplete at once.
+    assert call.talk_seconds == pytest.approx(3.5, abs=0.05)
+    assert call.pbx_talk_seconds == 4, "the capture's AgentComplete TalkTime"
+    assert not any(isinstance(e, GapReport) and e.reconciled for e in events)

@@ -1,4 +1,4 @@
-"""calls: how the end was known and withheld callers; call_hours: calls cut off or unseen
+"""calls: how the end was known, withheld callers; call_hours: calls cut off, unseen, talked
 
 Revision ID: 0009
 Revises: 0008
@@ -27,6 +27,7 @@ def upgrade() -> None:
     with op.batch_alter_table("call_hours", schema=None) as batch_op:
         batch_op.add_column(sa.Column("cut", sa.Integer(), server_default="0", nullable=False))
         batch_op.add_column(sa.Column("unseen", sa.Integer(), server_default="0", nullable=False))
+        batch_op.add_column(sa.Column("talked", sa.Integer(), server_default="0", nullable=False))
     # Sums made before these counts existed left such calls out: made again in the background.
     op.execute("DELETE FROM call_hours")
     op.execute("DELETE FROM call_hour_marks")
@@ -34,6 +35,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("call_hours", schema=None) as batch_op:
+        batch_op.drop_column("talked")
         batch_op.drop_column("unseen")
         batch_op.drop_column("cut")
     with op.batch_alter_table("calls", schema=None) as batch_op:
