@@ -45,6 +45,7 @@ from cti.passwords import hash_password
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import screenpop_latency  # noqa: E402
+from procfs import rss_mb  # noqa: E402
 
 POSTGRES_DSN = os.environ.get("CTI_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 QUEUES = ("support", "sales", "billing", "vip", "returns")
@@ -140,17 +141,11 @@ async def monthly_reports(config: DatabaseConfig) -> list[float]:
     return timings
 
 
-def rss_mb() -> float:
-    """This process's resident memory now (not its peak)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 async def sample_rss(peak: list[float]) -> None:
+    """This process's highest resident memory while it runs: its growth from a start, which the
+    peak since exec (VmHWM) cannot tell."""
     while True:
-        peak[0] = max(peak[0], rss_mb())
+        peak[0] = max(peak[0], rss_mb(os.getpid()))
         await asyncio.sleep(0.05)
 
 
@@ -172,7 +167,7 @@ async def export(config: DatabaseConfig, rows: int, total: int) -> tuple[float, 
     last = FIRST_DAY + timedelta(days=max(1, int(365 * rows / total)) - 1)
     server = TestServer(create_app(Config(database=config)), host="127.0.0.1")
     await server.start_server()
-    before = rss_mb()
+    before = rss_mb(os.getpid())
     peak = [before]
     sampler = asyncio.create_task(sample_rss(peak))
     received = 0

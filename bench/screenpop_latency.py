@@ -53,6 +53,9 @@ from cti.sim.config import (
 )
 from cti.sim.simulator import run_simulator
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from procfs import cpu_seconds, peak_rss_mb  # noqa: E402
+
 POSTGRES_DSN = os.environ.get("CTI_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -234,19 +237,6 @@ async def agent_socket(
             if data["kind"] == "pop":
                 call_id = data["data"]["call_id"]
                 pops.setdefault((call_id, data["data"]["interface"]), time.perf_counter())
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 async def run(
