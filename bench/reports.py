@@ -5,15 +5,18 @@
 (b) the call log's CSV export of 1,000,000 rows through the real HTTP handler: rows per second
     (target 50,000) and how much the serving process grew (flat memory is the point);
 (c) wallboard latency: from the QueueCallerJoin frame leaving the simulator to the call showing on
-    a supervisor's floor socket, at 100 calls/s (target p99 100 ms), with bench/screenpop_latency.
+    a supervisor's floor socket, at 100 calls/s (target p99 100 ms), with bench/screenpop_latency
+    on 20,000 customers and 200 agents for 20 s.
 
-Usage: python bench/reports.py [--calls N] [--export-rows N] [--skip-wallboard]
+Usage: python bench/reports.py [--calls N] [--months M] [--export-rows N] [--skip-wallboard]
+           [--wallboard-customers N] [--wallboard-agents A] [--wallboard-seconds S]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import random
 import secrets
@@ -45,6 +48,7 @@ from cti.passwords import hash_password
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import screenpop_latency  # noqa: E402
+from procfs import rss_mb  # noqa: E402
 
 POSTGRES_DSN = os.environ.get("CTI_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 QUEUES = ("support", "sales", "billing", "vip", "returns")
@@ -55,17 +59,29 @@ SETTINGS = KpiSettings(20, 5, "answered-and-long-abandons", {q: 15 for q in QUEU
 UTC_ZONE = ZoneInfo("UTC")
 
 
-async def fill(config: DatabaseConfig, calls: int) -> float:
-    """`calls` calls spread over 12 months; returns the seconds it took."""
+def month_starts(months: int) -> list[date]:
+    """The first day of each of `months` months from FIRST_DAY, and of the month after them."""
+    starts = [FIRST_DAY]
+    for _ in range(months):
+        starts.append((starts[-1].replace(day=28) + timedelta(days=4)).replace(day=1))
+    return starts
+
+
+def midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+async def fill(config: DatabaseConfig, calls: int, end: date) -> float:
+    """`calls` calls spread from FIRST_DAY to `end`; returns the seconds it took."""
     engine = create_engine(config)
     await migrate.upgrade(engine)
     rng = random.Random(5)
-    span = (365 * 24 * 3600) / calls
+    span = (midnight(end) - midnight(FIRST_DAY)).total_seconds() / calls
     started = time.perf_counter()
     async with sessionmaker(engine).begin() as session:
         batch: list[dict[str, Any]] = []
         for index in range(calls):
-            at = datetime(2025, 12, 1, tzinfo=UTC) + timedelta(seconds=index * span)
+            at = midnight(FIRST_DAY) + timedelta(seconds=index * span)
             outcome = rng.choice(OUTCOMES)
             answered = outcome == "answered"
             wait = rng.uniform(0, 90)
@@ -97,12 +113,14 @@ async def fill(config: DatabaseConfig, calls: int) -> float:
     return time.perf_counter() - started
 
 
-async def sum_hours(config: DatabaseConfig) -> float:
+async def sum_hours(config: DatabaseConfig, end: date) -> float:
     """Sum every hour a day old, as the call log writer does a day at a time while it runs."""
     engine = create_engine(config)
     db = sessionmaker(engine)
     began = time.perf_counter()
-    now = datetime.now(UTC)
+    # As the writer would a day after the last call: the hours summed are the data's, not also
+    # the empty ones up to whatever date the benchmark runs on.
+    now = midnight(end) + rollup.ROLLUP_AGE
     while True:
         async with db.begin() as session:
             if not await rollup.refresh(session, SETTINGS, now, max_hours=24):
@@ -111,14 +129,12 @@ async def sum_hours(config: DatabaseConfig) -> float:
     return time.perf_counter() - began
 
 
-async def monthly_reports(config: DatabaseConfig) -> list[float]:
+async def monthly_reports(config: DatabaseConfig, months: list[date]) -> list[float]:
     engine = create_engine(config)
     db = sessionmaker(engine)
     timings = []
     always = parse_weekly_hours({})
-    month = FIRST_DAY
-    for _ in range(12):
-        following = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+    for month, following in itertools.pairwise(months):
         start, end = day_range(month, following - timedelta(days=1), UTC_ZONE)
         for group in ("queue", "agent"):
             began = time.perf_counter()
@@ -135,27 +151,23 @@ async def monthly_reports(config: DatabaseConfig) -> list[float]:
                 )
             timings.append((time.perf_counter() - began) * 1000)
             assert rows, "an empty month: the data did not load"
-        month = following
     await engine.dispose()
     return timings
 
 
-def rss_mb() -> float:
-    """This process's resident memory now (not its peak)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 async def sample_rss(peak: list[float]) -> None:
+    """This process's highest resident memory while it runs: its growth from a start, which the
+    peak since exec (VmHWM) cannot tell."""
     while True:
-        peak[0] = max(peak[0], rss_mb())
+        peak[0] = max(peak[0], rss_mb(os.getpid()))
         await asyncio.sleep(0.05)
 
 
-async def export(config: DatabaseConfig, rows: int, total: int) -> tuple[float, float, int]:
-    """Download the CSV of the first `rows` calls through the real app; rows/s, RSS growth MB."""
+async def export(
+    config: DatabaseConfig, rows: int, total: int, days: int
+) -> tuple[float, float, int]:
+    """Download the CSV of about the first `rows` of `total` calls spread over `days` through
+    the real app; rows/s, RSS growth MB."""
     engine = create_engine(config)
     db = sessionmaker(engine)
     async with db.begin() as session:
@@ -169,10 +181,10 @@ async def export(config: DatabaseConfig, rows: int, total: int) -> tuple[float, 
         session.add(user)
     token = await open_session(db, user.id, timedelta(hours=1))
     await engine.dispose()
-    last = FIRST_DAY + timedelta(days=max(1, int(365 * rows / total)) - 1)
+    last = FIRST_DAY + timedelta(days=max(1, int(days * rows / total)) - 1)
     server = TestServer(create_app(Config(database=config)), host="127.0.0.1")
     await server.start_server()
-    before = rss_mb()
+    before = rss_mb(os.getpid())
     peak = [before]
     sampler = asyncio.create_task(sample_rss(peak))
     received = 0
@@ -193,14 +205,16 @@ async def export(config: DatabaseConfig, rows: int, total: int) -> tuple[float, 
 
 async def run(label: str, config: DatabaseConfig, args: argparse.Namespace) -> dict[str, float]:
     print(f"[{label}]")
-    seconds = await fill(config, args.calls)
-    print(f"  {args.calls:,} calls written in {seconds:.0f} s")
-    summing = await sum_hours(config)
+    months = month_starts(args.months)
+    seconds = await fill(config, args.calls, months[-1])
+    print(f"  {args.calls:,} calls over {args.months} months written in {seconds:.0f} s")
+    summing = await sum_hours(config, months[-1])
     print(
         f"  hours summed for reports in {summing:.1f} s (the service does this in the background)"
     )
-    timings = await monthly_reports(config)
-    rate, growth, exported = await export(config, args.export_rows, args.calls)
+    timings = await monthly_reports(config, months)
+    days = (months[-1] - months[0]).days
+    rate, growth, exported = await export(config, args.export_rows, args.calls, days)
     figures = {
         "report_p50_ms": statistics.median(timings),
         "report_max_ms": max(timings),
@@ -228,8 +242,19 @@ async def main(args: argparse.Namespace) -> None:
             await conn.close()
         wallboard = float("nan")
         if not args.skip_wallboard:
-            print("[wallboard, SQLite, 20,000 customers, 200 agents, 100 calls/s]")
-            board_args = argparse.Namespace(customers=20_000, agents=200, rate=100.0, seconds=20.0)
+            # Its own defaults for what is not set here; no customer lookups timed, only the floor.
+            board_args = screenpop_latency.parse_options(
+                [
+                    f"--customers={args.wallboard_customers}",
+                    f"--agents={args.wallboard_agents}",
+                    f"--seconds={args.wallboard_seconds}",
+                    "--lookups=0",
+                ]
+            )
+            print(
+                f"[wallboard, SQLite, {board_args.customers:,} customers, "
+                f"{board_args.agents} agents, {board_args.rate:g} calls/s]"
+            )
             figures = await screenpop_latency.run(
                 "wallboard",
                 DatabaseConfig(url=f"sqlite+aiosqlite:///{workdir / 'w.db'}"),
@@ -250,6 +275,10 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=2_000_000)
+    parser.add_argument("--months", type=int, default=12, help="months the calls spread over")
     parser.add_argument("--export-rows", type=int, default=1_000_000)
     parser.add_argument("--skip-wallboard", action="store_true")
+    parser.add_argument("--wallboard-customers", type=int, default=20_000)
+    parser.add_argument("--wallboard-agents", type=int, default=200)
+    parser.add_argument("--wallboard-seconds", type=float, default=20.0)
     asyncio.run(main(parser.parse_args()))

@@ -8,12 +8,14 @@ Also measured: the customer lookup alone (exact and by suffix) and the service's
 Targets: pop p50 <= 5 ms, p99 <= 25 ms on SQLite; lookup p99 <= 1 ms exact, <= 5 ms by suffix.
 
 Usage: python bench/screenpop_latency.py [--customers N] [--agents A] [--rate R] [--seconds S]
+                                         [--lookups L]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import gc
 import os
@@ -24,6 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -52,6 +55,9 @@ from cti.sim.config import (
     SimulatorConfig,
 )
 from cti.sim.simulator import run_simulator
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from procfs import cpu_seconds, peak_rss_mb  # noqa: E402
 
 POSTGRES_DSN = os.environ.get("CTI_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -115,7 +121,7 @@ async def prepare(config: DatabaseConfig, workdir: Path, count: int, agents: int
     return tokens
 
 
-async def lookup_timings(config: DatabaseConfig, samples: int = 2000) -> tuple[float, float]:
+async def lookup_timings(config: DatabaseConfig, samples: int) -> tuple[float, float]:
     """p99 of the exact and the suffix lookup, in ms, on random customers' numbers, the way
     a pop runs them (cards included)."""
     engine = create_engine(config)
@@ -197,7 +203,9 @@ async def simulator_role(args: argparse.Namespace) -> None:
     await simulator.stop()
 
 
-async def observe(port: int, rung: dict[tuple[str, str], float], joined: dict[str, float]) -> None:
+async def observe(
+    port: int, rung: dict[tuple[str, str], float], joined: dict[str, float], ready: set[str]
+) -> None:
     """A bare AMI client noting when each AgentCalled and QueueCallerJoin frame arrives."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(b"Action: Login\r\nUsername: cti\r\nSecret: benchsecret\r\nEvents: agent\r\n\r\n")
@@ -205,7 +213,9 @@ async def observe(port: int, rung: dict[tuple[str, str], float], joined: dict[st
     while data := await reader.read(65536):
         now = time.perf_counter()
         for raw in splitter.feed(data):
-            if b"Event: AgentCalled" in raw:
+            if b"Message: Authentication accepted" in raw:
+                ready.add("observer")
+            elif b"Event: AgentCalled" in raw:
                 frame = parse_frame(raw)
                 rung[(first(frame, "Linkedid"), first(frame, "Interface"))] = now
             elif b"Event: QueueCallerJoin" in raw:
@@ -213,11 +223,12 @@ async def observe(port: int, rung: dict[tuple[str, str], float], joined: dict[st
 
 
 async def floor_socket(
-    http: aiohttp.ClientSession, url: str, token: str, seen: dict[str, float]
+    http: aiohttp.ClientSession, url: str, token: str, seen: dict[str, float], ready: set[str]
 ) -> None:
     """A supervisor's live floor: when each call first shows on it."""
     headers = {"Cookie": f"cti_session={token}", "Origin": url}
     async with http.ws_connect(f"{url}/ws/floor", headers=headers, heartbeat=None) as ws:
+        ready.add("floor")
         async for message in ws:
             data = message.json()
             if data["kind"] == "call":
@@ -225,10 +236,15 @@ async def floor_socket(
 
 
 async def agent_socket(
-    http: aiohttp.ClientSession, url: str, token: str, pops: dict[tuple[str, str], float]
+    http: aiohttp.ClientSession,
+    url: str,
+    token: str,
+    pops: dict[tuple[str, str], float],
+    ready: set[str],
 ) -> None:
     headers = {"Cookie": f"cti_session={token}", "Origin": url}
     async with http.ws_connect(f"{url}/ws/agent", headers=headers, heartbeat=None) as ws:
+        ready.add(token)
         async for message in ws:
             data = message.json()
             if data["kind"] == "pop":
@@ -236,17 +252,19 @@ async def agent_socket(
                 pops.setdefault((call_id, data["data"]["interface"]), time.perf_counter())
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+async def until_ready(
+    http: aiohttp.ClientSession, url: str, token: str, connected: Callable[[], bool]
+) -> None:
+    """Until every client is connected and the service is logged in to the simulator."""
+    async with asyncio.timeout(60):
+        while True:
+            if connected():
+                headers = {"Cookie": f"cti_session={token}"}
+                async with http.get(f"{url}/healthz", headers=headers) as response:
+                    health = await response.json()
+                if health["components"].get("pbx:sim", {}).get("status") == "ok":
+                    return
+            await asyncio.sleep(0.05)
 
 
 async def run(
@@ -254,7 +272,7 @@ async def run(
 ) -> dict[str, float]:
     print(f"[{label}]")
     tokens = await prepare(config, workdir, args.customers, args.agents)
-    exact_p99, suffix_p99 = await lookup_timings(config)
+    exact_p99, suffix_p99 = await lookup_timings(config, args.lookups)
     engine = create_engine(config)
     async with sessionmaker(engine)() as session:
         rows = await session.execute(select(PhoneNumber.e164).limit(5000))
@@ -305,6 +323,10 @@ async def run(
     joined: dict[str, float] = {}
     shown: dict[str, float] = {}
     tasks: list[asyncio.Task[None]] = []
+
+    def undelivered() -> bool:
+        return bool(called.keys() - popped.keys() or joined.keys() - shown.keys())
+
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
             for _ in range(200):
@@ -314,14 +336,15 @@ async def run(
                             break
                 except aiohttp.ClientConnectionError:
                     await asyncio.sleep(0.1)
+            ready: set[str] = set()
             tasks = [
-                asyncio.create_task(agent_socket(http, url, t, popped))
+                asyncio.create_task(agent_socket(http, url, t, popped, ready))
                 for uid, t in tokens.items()
                 if uid
             ]
-            tasks.append(asyncio.create_task(floor_socket(http, url, tokens[0], shown)))
-            tasks.append(asyncio.create_task(observe(sim_port, called, joined)))
-            await asyncio.sleep(3)
+            tasks.append(asyncio.create_task(floor_socket(http, url, tokens[0], shown, ready)))
+            tasks.append(asyncio.create_task(observe(sim_port, called, joined, ready)))
+            await until_ready(http, url, tokens[0], lambda: len(ready) == len(tasks))
             # The measuring clients' own collector pauses would be counted as pop latency.
             gc.collect()
             gc.freeze()
@@ -337,7 +360,11 @@ async def run(
                 name: 100 * (cpu_seconds(pid) - cpu_before[name]) / args.seconds
                 for name, pid in pids.items()
             }
-            await asyncio.sleep(3)
+            # The last rings' pops and calls are still on their way: up to 3 s for them.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(3):
+                    while undelivered():  # noqa: ASYNC110 - the sockets' tasks fill the dicts
+                        await asyncio.sleep(0.05)
             rss = peak_rss_mb(service.pid)
     finally:
         for task in tasks:
@@ -355,6 +382,7 @@ async def run(
         + ", ".join(f"{name} {share:.0f}" for name, share in cpu.items())
     )
     figures = {
+        "pops": len(latencies),
         "pop_p50_ms": statistics.median(latencies) if latencies else float("nan"),
         "pop_p99_ms": percentile(latencies, 0.99),
         "pop_max_ms": max(latencies, default=float("nan")),
@@ -364,7 +392,7 @@ async def run(
         "wallboard_p50_ms": statistics.median(board) if board else float("nan"),
         "wallboard_p99_ms": percentile(board, 0.99),
     }
-    print("  " + "  ".join(f"{k}={v:.1f}" for k, v in figures.items()))
+    print("  " + "  ".join(f"{k}={v:.1f}" for k, v in figures.items() if k != "pops"))
     return figures
 
 
@@ -386,23 +414,29 @@ async def main(args: argparse.Namespace) -> None:
         finally:
             await conn.execute(f"DROP SCHEMA {schema} CASCADE")
             await conn.close()
-    line = " ".join(f"{k}={v:.1f}" for k, v in pg.items() if k != "pop_max_ms")
+    line = " ".join(f"{k}={v:.1f}" for k, v in pg.items() if k not in ("pops", "pop_max_ms"))
     print(f"PostgreSQL: {line}")
     print(
         f"RESULT pop_p50_ms={sqlite['pop_p50_ms']:.1f} pop_p99_ms={sqlite['pop_p99_ms']:.1f} "
         f"lookup_p99_ms={sqlite['lookup_p99_ms']:.2f} suffix_p99_ms={sqlite['suffix_p99_ms']:.2f} "
-        f"rss_mb={sqlite['rss_mb']:.0f}"
+        f"rss_mb={sqlite['rss_mb']:.0f} pops={sqlite['pops']:.0f}"
     )
 
 
-if __name__ == "__main__":
+def parse_options(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line (sys.argv if None); bench/reports.py builds its wallboard run here too."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--agents", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--lookups", type=int, default=2000, help="customer lookups timed alone")
     parser.add_argument("--role", choices=["bench", "simulator"], default="bench")
     parser.add_argument("--sim-port", type=int, default=0)
     parser.add_argument("--callers", default="")
-    options = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    options = parse_options()
     asyncio.run(simulator_role(options) if options.role == "simulator" else main(options))

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import resource
 import secrets
 import statistics
 import sys
@@ -51,6 +50,7 @@ from cti.sms.service import SmsRequest, SmsService
 from cti.sms.worker import OutboxWorker, utcnow
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from procfs import peak_rss_mb  # noqa: E402
 from screenpop_latency import free_port, percentile  # noqa: E402
 
 POSTGRES_DSN = os.environ.get("CTI_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -188,7 +188,7 @@ async def measure(
         "p99_ms": percentile(steady.latencies, 0.99),
         "max_ms": max(steady.latencies),
         "cpu_ms_per_msg": cpu_seconds * 1000 / args.messages,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(os.getpid()),
     }
 
 

@@ -48,7 +48,10 @@ class PbxFeed:
         health: HealthRegistry,
         metrics: Metrics,
         devices: Iterable[str] = (),
+        sieve: bool = True,
     ) -> None:
+        """`sieve`: drop the events the feed does not read before they are parsed (False: hand
+        it every event, as bench/ami_ingest.py does to show what the sieve saves)."""
         self.config = config
         self.state = PbxState(config.name, config.wrapup_seconds, devices)
         self._bus = bus
@@ -64,7 +67,7 @@ class PbxFeed:
             on_login=self._on_login,
             health=health,
             metrics=metrics,
-            events=(*self._translator.events, *PbxActions.EVENTS),
+            events=(*self._translator.events, *PbxActions.EVENTS) if sieve else None,
             variables=VARIABLES,
         )
         self.actions = PbxActions(self.link, outbound_context=config.outbound_context)
