@@ -112,3 +112,11 @@ def test_sms_outbox_sends_each_message_once(database: str) -> None:
     )
     assert figures["duplicates"] == 0
     assert figures["msgs_per_s"] > 0
+
+
+def test_outage_tells_every_call_of_a_cut_and_a_crash_as_the_pbx_does() -> None:
+    figures = bench("outage", "--rate=60", "--seconds=12", "--cut=2", "--down=1", "--longest=2")
+    assert (figures["missing"], figures["duplicates"], figures["open"]) == (0, 0, 0)
+    assert figures["cut_right"] == figures["cut_calls"]
+    assert figures["crash_right"] == figures["crash_calls"]
+    assert figures["cut_calls"] + figures["crash_calls"] > 0
