@@ -138,6 +138,13 @@ def _known(value: str) -> str:
     return "" if value in _UNKNOWN_IDS else value
 
 
+def _remember(memory: dict[str, None], key: str) -> None:
+    """Keep `key` among the last HUNG_UP_MEMORY remembered."""
+    memory[key] = None
+    if len(memory) > HUNG_UP_MEMORY:
+        del memory[next(iter(memory))]
+
+
 class CallTracker:
     """Live calls of one PBX. `agent_of(device)` names the agent (interface, name) of a device;
     `member_named(queue, name)` the interface of a queue's member by name."""
@@ -160,6 +167,8 @@ class CallTracker:
         # Channels already hung up: Asterisk may still send a NewConnectedLine for one after its
         # Hangup, which must not bring it back.
         self._hung_up: dict[str, None] = {}
+        # Linkedids of calls a resync found gone: their events still in flight are history.
+        self._closed_links: dict[str, None] = {}
         # Per queue, the PBX's completed and abandoned counters at the last resync, and the
         # completions and abandons seen since: after an outage the difference is what we missed.
         self._pbx_counters: dict[str, tuple[int, int]] = {}
@@ -232,6 +241,8 @@ class CallTracker:
             call_id = self._by_linkedid.get(channel.linkedid)
             call = self._calls.get(call_id) if call_id else None
             if call is None:
+                if channel.linkedid in self._closed_links:
+                    return None  # late news of a call the resync found gone
                 call = self._new_call(channel, at)
             call.channels.add(channel.uniqueid)
             self._by_channel[channel.uniqueid] = call.call_id
@@ -263,6 +274,7 @@ class CallTracker:
             call.name = _known(channel.caller_name) or call.name
 
     def _gone(self, channel: obs.ChannelInfo, cause: int, at: datetime, out: Emitted) -> None:
+        _remember(self._hung_up, channel.uniqueid)
         call = self._call_of(channel.uniqueid)
         if call is None:
             return
@@ -270,9 +282,6 @@ class CallTracker:
             call.hangup_cause = cause
         call.channels.discard(channel.uniqueid)
         del self._by_channel[channel.uniqueid]
-        self._hung_up[channel.uniqueid] = None
-        if len(self._hung_up) > HUNG_UP_MEMORY:
-            del self._hung_up[next(iter(self._hung_up))]
         if not call.channels:
             self._end(call, at, out)
 
@@ -392,15 +401,20 @@ class CallTracker:
 
     def _answered(self, event: obs.AgentAnswered, out: Emitted) -> None:
         call = self._call_of(event.caller_uniqueid)
-        if call is None or call.answered_at is not None:
+        if call is None or (call.answered_at is not None and not call.answer_estimated):
             return
-        if call.open_attempt(event.interface) is None:
+        # A resync that found the call bridged came first: this is when it was answered.
+        announce = not call.answer_estimated
+        if call.answer_estimated:
+            call.answer_estimated = False
+            call.dequeued_at = None
+        elif call.open_attempt(event.interface) is None:
             # Joined after a resync that missed the AgentCalled: the ring started RingTime ago.
             rung_at = event.at - timedelta(seconds=event.ring_seconds)
             call.attempts.append(
                 RingAttempt(event.interface, event.member_name, event.queue, rung_at)
             )
-        self._answer(call, event.queue, event.interface, event.member_name, event.at, out)
+        self._answer(call, event.queue, event.interface, event.member_name, event.at, out, announce)
         call.pbx_hold_seconds = int(event.hold_seconds)
 
     def _answer(
@@ -514,12 +528,19 @@ class CallTracker:
 
     def _resynced(self, event: obs.Resynced, out: Emitted) -> None:
         present = {live.channel.uniqueid for live in event.channels}
+        links = {live.channel.linkedid for live in event.channels}
         stories = read_stories(event.records or ())
-        lost = [c for c in self._calls.values() if not (c.channels & present)]
+        # A call goes on while any channel of it does, an unknown one too (a transfer).
+        lost = [
+            c for c in self._calls.values() if not (c.channels & present or c.linkedid in links)
+        ]
         ended: list[str] = []
         told = 0
         for call in lost:
             story = stories.pop(call.caller_uniqueid, None) if call.caller_uniqueid else None
+            for uniqueid in call.channels:
+                _remember(self._hung_up, uniqueid)
+            _remember(self._closed_links, call.linkedid)
             told += self._close_lost(call, event, story, out)
             ended.append(call.call_id)
         for call in list(self._calls.values()):
@@ -676,7 +697,7 @@ class CallTracker:
         if story.connected_at is not None:
             self._answer_from(call, story, out)
         self._end_from(call, story, out)
-        self._hung_up[call.call_id] = None
+        _remember(self._hung_up, call.call_id)
         return call.call_id
 
     def _count(self, queue: str, completed: int = 0, abandoned: int = 0) -> None:

@@ -19,15 +19,18 @@ from tests import amitraces
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 
 
-def _events_until_eof(name: str, cut_after: str = "") -> tuple[bytes, bool]:
-    """The capture's broadcast events as one byte string, and whether it ended in an EOF.
+def _events_until_eof(name: str, cut_after: str = "") -> tuple[bytes, bool, bytes]:
+    """The capture's broadcast events as one byte string, whether it ended in an EOF, and the
+    events after that EOF when the capture was cut.
 
     `cut_after`: end the capture in an EOF right after the first event of that name."""
     splitter = FrameSplitter()
     out = bytearray()
+    rest = bytearray()
+    cut = False
     for frame in amitraces.load(name):
         if frame.eof:
-            return bytes(out), True
+            return bytes(out), True, bytes(rest)
         if not frame.incoming:
             continue
         for raw in splitter.feed(frame.frame):
@@ -42,15 +45,21 @@ def _events_until_eof(name: str, cut_after: str = "") -> tuple[bytes, bool]:
                 )
             ):
                 continue
-            out += raw + b"\r\n\r\n"
-            if first(message, "Event") == cut_after:
-                return bytes(out), True
-    return bytes(out), False
+            (rest if cut else out).extend(raw + b"\r\n\r\n")
+            cut = cut or first(message, "Event") == cut_after
+    return bytes(out), cut, bytes(rest)
 
 
 class ReplayServer:
-    def __init__(self, name: str, chunk: int, cut_after: str = "") -> None:
-        self._events, self._ends_with_eof = _events_until_eof(name, cut_after)
+    """`late`: after a cut, the next session gets the rest of the capture just before the
+    QueueStatus reply: the call ended while the client was logging in again."""
+
+    def __init__(self, name: str, chunk: int, cut_after: str = "", late: bool = False) -> None:
+        self._events, self._ends_with_eof, self._late = _events_until_eof(name, cut_after)
+        # A late end is a lost connection, not a restart: the PBX then keeps its uptime.
+        self._restarts = not late
+        if not late:
+            self._late = b""
         self._chunk = chunk
         self._members = amitraces.rig_queues()[1]
         self._server: asyncio.Server | None = None
@@ -90,6 +99,9 @@ class ReplayServer:
                     action = parse_frame(raw)
                     name = first(action, "Action").lower()
                     self.actions.append(name)
+                    if name == "queuestatus" and not first_session and self._late:
+                        await self._write(writer, self._late)
+                        self._late = b""
                     await self._write(
                         writer, self._reply(name, first(action, "ActionID"), first_session)
                     )
@@ -113,7 +125,7 @@ class ReplayServer:
     def _reply(self, name: str, action_id: str, first_session: bool) -> bytes:
         head = f"Response: Success\r\nActionID: {action_id}\r\n"
         if name == "login":
-            uptime = 134 if first_session else 2
+            uptime = 2 if self._restarts and not first_session else 134
             return (
                 f"{head}Message: Authentication accepted\r\n\r\n"
                 f"Event: FullyBooted\r\nPrivilege: system,all\r\nUptime: {uptime}\r\n"
@@ -133,8 +145,10 @@ class ReplayServer:
 
 
 @contextlib.asynccontextmanager
-async def replaying(name: str, chunk: int, cut_after: str = "") -> AsyncIterator[ReplayServer]:
-    server = ReplayServer(name, chunk, cut_after)
+async def replaying(
+    name: str, chunk: int, cut_after: str = "", late: bool = False
+) -> AsyncIterator[ReplayServer]:
+    server = ReplayServer(name, chunk, cut_after, late)
     await server.start()
     try:
         yield server

@@ -18,6 +18,7 @@ from cti.core.events import (
     AgentChanged,
     AgentState,
     CallEnded,
+    CallEvent,
     CallRinging,
     CallSnapshot,
     EndSource,
@@ -71,11 +72,11 @@ def ended(events: list[Any]) -> list[CallSnapshot]:
 
 
 async def replay(
-    name: str, chunk: int, cut_after: str = "", sieve: bool = True
+    name: str, chunk: int, cut_after: str = "", sieve: bool = True, late: bool = False
 ) -> tuple[list[CallSnapshot], list[Any], PbxFeed]:
     """Replays a capture with calls in it until every call the model tracks has ended."""
     async with (
-        replaying(name, chunk, cut_after) as server,
+        replaying(name, chunk, cut_after, late) as server,
         feeding(server, sieve) as (feed, seen),
     ):
         await asyncio.wait_for(server.finished.wait(), 20)
@@ -172,3 +173,14 @@ async def test_a_call_completed_just_before_the_cut_is_answered_not_cut(chunk: i
     assert call.talk_seconds == pytest.approx(3.5, abs=0.05)
     assert call.pbx_talk_seconds == 4, "the capture's AgentComplete TalkTime"
     assert not any(isinstance(e, GapReport) and e.reconciled for e in events)
+
+
+@pytest.mark.parametrize("chunk", CHUNKS)
+async def test_the_end_of_a_call_told_during_the_resync_makes_no_second_call(chunk: int) -> None:
+    """The call ended while cti logged in again: the resync finds it gone, then its last events
+    (the loser's leg, the answer, the hangups) arrive. They are history, not a new call."""
+    calls, events, feed = await replay("ringnoanswer", chunk, cut_after="AgentCalled", late=True)
+    (call,) = calls
+    assert call.outcome is Outcome.LINK_DOWN
+    assert len({e.call.call_id for e in events if isinstance(e, CallEvent)}) == 1
+    assert len(feed.state.calls) == 0

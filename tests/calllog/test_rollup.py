@@ -39,7 +39,12 @@ async def seed(db: Db, count: int = 3000) -> None:
     async with db.begin() as session:
         for index in range(count):
             at = FIRST + timedelta(seconds=rng.uniform(0, span))
-            outcome = rng.choice(("answered",) * 6 + ("abandoned", "queue-timeout", "no-agent"))
+            outcome = rng.choice(
+                ("answered",) * 6
+                + ("abandoned", "queue-timeout", "no-agent", "pbx-restart", "link-down")
+            )
+            # Some answered calls ended while the link was down: their talk is unknown.
+            unseen = outcome == "link-down" or (outcome == "answered" and rng.random() < 0.1)
             session.add(
                 Call(
                     pbx="p",
@@ -55,6 +60,7 @@ async def seed(db: Db, count: int = 3000) -> None:
                     outcome=outcome,
                     wait_seconds=rng.uniform(0, 60),
                     talk_seconds=rng.uniform(20, 400) if outcome == "answered" else None,
+                    end_source="outage" if unseen else "",
                 )
             )
 
@@ -106,11 +112,17 @@ async def test_a_report_from_stored_sums_equals_one_from_the_calls(
     await seed(db)
     live = await report(db, period, group, zone)
     summed = await sum_everything(db)
+    async with db() as session:
+        first = rollup.as_utc(await session.scalar(select(func.min(Call.started_at))))
     # Every hour from the first call to a day before now, empty hours included.
     assert summed == int(
-        (rollup.floor_hour(NOW - rollup.ROLLUP_AGE) - FIRST).total_seconds() // 3600
+        (rollup.floor_hour(NOW - rollup.ROLLUP_AGE) - rollup.floor_hour(first)).total_seconds()
+        // 3600
     )
     assert live
+    if group == "queue":  # an agent has no unanswered calls
+        assert any(row.kpis.cut_off for row in live)
+        assert any(row.kpis.unknown for row in live)
     assert rounded(await report(db, period, group, zone)) == rounded(live)
 
 

@@ -95,3 +95,26 @@ def test_wallboard_colours_follow_the_targets() -> None:
     slow = queue_kpis("support", [*late, *on_time], settings(), ALWAYS, PARIS)
     assert slow.service_level == pytest.approx(0.7)
     assert grade(slow, targets)["service_level"] == "warn"
+
+
+def test_calls_cut_off_or_unseen_are_counted_apart_and_in_no_rate() -> None:
+    """A PBX restart with callers waiting, calls whose end an outage hid: offered, each in its
+    own column, in no rate; an answered call whose end was not seen is answered, with no AHT."""
+    unseen_talk = KpiCall("support", MONDAY_10, "answered", 10, 2.0, talk_known=False)
+    day = [*DAY, call("pbx-restart", 8), call("link-down", 12), unseen_talk]
+    kpis = queue_kpis("support", day, settings("all-offered"), ALWAYS, PARIS)
+    assert (kpis.offered, kpis.cut_off, kpis.unknown, kpis.answered) == (10, 1, 1, 4)
+    columns = (
+        kpis.answered,
+        kpis.abandoned,
+        kpis.short_abandoned,
+        kpis.timed_out,
+        kpis.no_agent,
+        kpis.cut_off,
+        kpis.unknown,
+    )
+    assert sum(columns) == kpis.offered, "every offered call in exactly one column"
+    assert kpis.abandon_rate == pytest.approx(1 / 7)  # 10 offered less short, cut and unknown
+    assert kpis.service_level == pytest.approx(3 / 7)
+    assert kpis.aht_seconds == pytest.approx(230.0), "the untimed talk is left out"
+    assert kpis.asa_seconds == pytest.approx(70 / 4)
