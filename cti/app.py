@@ -29,7 +29,7 @@ from cti.core.events import (
     CallRinging,
     RingStopped,
 )
-from cti.core.kpi import KpiSettings, Targets
+from cti.core.kpi import Targets
 from cti.core.numbers import NumberRules
 from cti.db import users
 from cti.db.card_lookup import CardLookup
@@ -156,12 +156,6 @@ def _number_rules(config: Config) -> dict[str, NumberRules]:
     return {pbx.name: pbx.number_rules(config.numbers.default_region) for pbx in config.pbx}
 
 
-def _kpi_settings(config: Config, wrapup: dict[str, int]) -> KpiSettings:
-    kpi = config.kpi
-    formula = kpi.service_level_formula
-    return KpiSettings(kpi.service_level_seconds, kpi.short_abandon_seconds, formula, wrapup)
-
-
 async def today_board(app: web.Application) -> AsyncIterator[None]:
     config = app[keys.CONFIG]
     kpi = config.kpi
@@ -170,8 +164,8 @@ async def today_board(app: web.Application) -> AsyncIterator[None]:
         app[keys.DB],
         app[keys.PUSH],
         settings={
-            "": _kpi_settings(config, {}),
-            **{p.name: _kpi_settings(config, p.wrapup_seconds) for p in config.pbx},
+            "": config.kpi_settings(),
+            **{p.name: config.kpi_settings(p) for p in config.pbx},
         },
         hours=config.hours.weekly,
         zone=config.hours.zone,
@@ -258,7 +252,8 @@ async def call_log(app: web.Application) -> AsyncIterator[None]:
         rules=_number_rules(config),
         default_rules=NumberRules(config.numbers.default_region),
         metrics=app[keys.METRICS],
-        report_settings=_kpi_settings(config, {}),
+        # The stored sums are what reports read: the same wrap-up times as theirs.
+        report_settings=config.kpi_settings(),
     )
     app[keys.BUS].subscribe("call-log", writer.handle, CallEvent)
     agent_time = AgentTimeWriter(app[keys.DB])

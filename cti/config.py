@@ -22,6 +22,7 @@ from sqlalchemy.exc import ArgumentError
 
 from cti.configload import Secret, build, parse_env_value
 from cti.core.hours import WeeklyHours, parse_weekly_hours
+from cti.core.kpi import KpiSettings
 from cti.core.numbers import NumberRules
 from cti.errors import ConfigError
 
@@ -415,6 +416,16 @@ class Config:
                         where, f"{interface} is already mapped to {owners[interface]}"
                     )
                 owners[interface] = user
+
+    def kpi_settings(self, pbx: PbxConfig | None = None) -> KpiSettings:
+        """The KPI definitions with one PBX's wrap-up times, or every PBX's (reports)."""
+        wrapup: dict[str, int] = {}
+        for one in [pbx] if pbx is not None else self.pbx:
+            wrapup.update(one.wrapup_seconds)
+        kpi = self.kpi
+        return KpiSettings(
+            kpi.service_level_seconds, kpi.short_abandon_seconds, kpi.service_level_formula, wrapup
+        )
 
 
 def load(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:

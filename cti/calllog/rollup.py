@@ -8,6 +8,7 @@ summed hour (a PBX back after days) drops that hour's sums, to be made again.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
@@ -28,7 +29,10 @@ SUMS: Final = (*SUMMED_COUNTS, "longest")
 
 
 def thresholds(settings: KpiSettings) -> str:
-    return f"{settings.short_abandon_seconds}/{settings.service_level_seconds}"
+    """What the sums depend on besides the calls: after a change, sums are made anew."""
+    wrapup = ",".join(f"{q}={s}" for q, s in sorted(settings.wrapup_seconds.items()) if s)
+    digest = hashlib.sha256(wrapup.encode()).hexdigest()[:8]
+    return f"{settings.short_abandon_seconds}/{settings.service_level_seconds}/{digest}"
 
 
 def floor_hour(moment: datetime) -> datetime:
@@ -60,6 +64,8 @@ def live_sums(
     # An answered call whose end was not seen has no known talk time.
     talked = answered & (Call.end_source != EndSource.OUTAGE.value)
     wait = func.coalesce(Call.wait_seconds, 0.0)
+    wrapups = {queue: float(s) for queue, s in settings.wrapup_seconds.items() if s}
+    wrapup = case(wrapups, value=Call.queue, else_=0.0) if wrapups else literal_column("0.0")
 
     def count(condition: ColumnElement[bool]) -> Any:
         return func.sum(case((condition, 1), else_=0))
@@ -82,6 +88,7 @@ def live_sums(
             func.sum(
                 case((talked, cast(func.coalesce(Call.talk_seconds, 0.0), Float)), else_=0.0)
             ).label("talk_total"),
+            func.sum(case((talked, wrapup), else_=0.0)).label("wrapup_total"),
             func.max(wait).label("longest"),
         )
         .where(

@@ -77,6 +77,7 @@ SUMMED_COUNTS: Final = (
     "talked",
     "wait_total",
     "talk_total",
+    "wrapup_total",
 )
 
 
@@ -101,6 +102,8 @@ class KpiCounts:
     closed: int = 0
     wait_total: float = 0.0
     talk_total: float = 0.0
+    # The wrap-up time of each timed talk's queue: an agent's calls come from several queues.
+    wrapup_total: float = 0.0
     longest: float = 0.0
 
     @classmethod
@@ -125,7 +128,6 @@ class KpiCounts:
             "answered-only": self.answered,
             "all-offered": counted,
         }[settings.formula]
-        wrapup = settings.wrapup_seconds.get(queue, 0)
         return QueueKpis(
             queue=queue,
             offered=self.offered,
@@ -140,7 +142,7 @@ class KpiCounts:
             out_of_hours=self.closed,
             service_level=_ratio(self.in_time, denominator),
             asa_seconds=_ratio(self.wait_total, self.answered),
-            aht_seconds=_ratio(self.talk_total + wrapup * self.talked, self.talked),
+            aht_seconds=_ratio(self.talk_total + self.wrapup_total, self.talked),
             abandon_rate=_ratio(self.abandoned, counted),
             longest_wait_seconds=self.longest,
         )
@@ -169,6 +171,7 @@ class KpiTally:
             if call.talk_known:
                 counts.talked += 1
                 counts.talk_total += call.talk_seconds
+                counts.wrapup_total += self._settings.wrapup_seconds.get(call.queue, 0)
             counts.in_time += call.wait_seconds <= self._settings.service_level_seconds
         elif call.outcome == "abandoned":
             if call.wait_seconds < self._settings.short_abandon_seconds:

@@ -334,6 +334,7 @@ class CallHour(Base):
     unseen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     in_time: Mapped[int] = mapped_column(Integer)
     talked: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    wrapup_total: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     wait_total: Mapped[float] = mapped_column(Float)
     talk_total: Mapped[float] = mapped_column(Float)
     longest: Mapped[float] = mapped_column(Float)

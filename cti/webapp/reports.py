@@ -68,14 +68,7 @@ def _day(request: web.Request, name: str, default: date) -> date:
 
 
 def _settings(request: web.Request) -> KpiSettings:
-    config = request.app[keys.CONFIG]
-    wrapup: dict[str, int] = {}
-    for pbx in config.pbx:
-        wrapup.update(pbx.wrapup_seconds)
-    kpi = config.kpi
-    return KpiSettings(
-        kpi.service_level_seconds, kpi.short_abandon_seconds, kpi.service_level_formula, wrapup
-    )
+    return request.app[keys.CONFIG].kpi_settings()
 
 
 async def _report(request: web.Request) -> tuple[dict[str, Any], list[ReportRow]]:

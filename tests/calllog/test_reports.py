@@ -99,6 +99,16 @@ async def test_weeks_months_and_agents(db: Db) -> None:
     assert agents == [(11, "Alice", 2), (11, "Bob", 1), (12, "Bob", 1)]
 
 
+async def test_an_agents_aht_has_the_wrap_up_of_each_calls_queue(db: Db) -> None:
+    """Bob took a sales call (no wrap-up) and a support one (10 s): AHT as in docs/kpi.md."""
+    await seed(db)
+    whole = await report(db, "month", "agent")
+    bob = [r.kpis for r in whole if r.key == "Bob"]
+    assert [k.aht_seconds for k in bob] == [pytest.approx(50.0), pytest.approx(10.0 + 10)]
+    alice = next(r.kpis for r in whole if r.key == "Alice")
+    assert alice.aht_seconds == pytest.approx(150.0 + 10)
+
+
 async def test_closed_hours_are_left_out_of_the_rates(db: Db) -> None:
     await seed(db)
     rows = await report(db, "day", hours="09:00-18:00")  # 07:30 in Shanghai is before opening

@@ -1,4 +1,4 @@
-"""calls: how the end was known, withheld callers; call_hours: calls cut off, unseen, talked
+"""calls: how the end was known, withheld callers; call_hours: cut off, unseen, wrap-up sums
 
 Revision ID: 0009
 Revises: 0008
@@ -28,6 +28,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("cut", sa.Integer(), server_default="0", nullable=False))
         batch_op.add_column(sa.Column("unseen", sa.Integer(), server_default="0", nullable=False))
         batch_op.add_column(sa.Column("talked", sa.Integer(), server_default="0", nullable=False))
+        batch_op.add_column(
+            sa.Column("wrapup_total", sa.Float(), server_default="0", nullable=False)
+        )
     # Sums made before these counts existed left such calls out: made again in the background.
     op.execute("DELETE FROM call_hours")
     op.execute("DELETE FROM call_hour_marks")
@@ -35,6 +38,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("call_hours", schema=None) as batch_op:
+        batch_op.drop_column("wrapup_total")
         batch_op.drop_column("talked")
         batch_op.drop_column("unseen")
         batch_op.drop_column("cut")
