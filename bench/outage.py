@@ -38,6 +38,9 @@ from cti.sim.simulator import run_simulator
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from screenpop_latency import free_port  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.faultproxy import FaultProxy  # noqa: E402
+
 TOKEN = "bench-probe-token"
 FINAL = {
     "COMPLETECALLER": "answered",
@@ -48,61 +51,6 @@ FINAL = {
     "EXITWITHTIMEOUT": "queue-timeout",
     "EXITEMPTY": "no-agent",
 }
-
-
-class FaultProxy:
-    """TCP between cti and the PBX that can fail: cut() drops every connection and refuses new
-    ones for a while, as a broken network would."""
-
-    def __init__(self, target: int) -> None:
-        self.target = target
-        self.port = free_port()
-        self._server: asyncio.Server | None = None
-        self._pipes: set[asyncio.Task[None]] = set()
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
-
-    async def cut(self, seconds: float) -> None:
-        await self.stop()
-        await asyncio.sleep(seconds)
-        await self.start()
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-        for pipe in list(self._pipes):
-            pipe.cancel()
-        await asyncio.gather(*self._pipes, return_exceptions=True)
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
-        except OSError:
-            writer.transport.abort()
-            return
-        for source, sink in ((reader, up_writer), (up_reader, writer)):
-            task = asyncio.create_task(self._pipe(source, sink, (writer, up_writer)))
-            self._pipes.add(task)
-            task.add_done_callback(self._pipes.discard)
-
-    @staticmethod
-    async def _pipe(
-        source: asyncio.StreamReader,
-        sink: asyncio.StreamWriter,
-        ends: tuple[asyncio.StreamWriter, asyncio.StreamWriter],
-    ) -> None:
-        try:
-            while data := await source.read(65536):
-                sink.write(data)
-                await sink.drain()
-        except (OSError, asyncio.CancelledError):
-            pass
-        finally:
-            for end in ends:  # a reset, as a dead link gives: nothing more either way
-                end.transport.abort()
 
 
 def sim_config(

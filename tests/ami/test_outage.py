@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from cti.metrics import Metrics
 from cti.sim import SimulatorConfig, SimulatorHandle, run_simulator
 from cti.sim.scenarios import Inbound, Params, call
 from tests.ami.test_replay import Seen
+from tests.faultproxy import FaultProxy
 
 CUT_AFTER = 2.5
 GAP = 5.0
@@ -42,20 +43,25 @@ GAP = 5.0
 
 @asynccontextmanager
 async def pbx_and_feed(
-    tmp_path: Path, *, queue_log: bool, **sim: Any
+    tmp_path: Path, *, queue_log: bool, proxy: FaultProxy | None = None, **sim: Any
 ) -> AsyncIterator[tuple[SimulatorHandle, PbxFeed, Seen, Path]]:
+    """The simulated PBX and a feed reading it (through `proxy`, started here, if given)."""
     log = tmp_path / "queue_log"
     handle = await run_simulator(
         SimulatorConfig(time_scale=1.0, seed=3, calls_per_minute=0, queue_log=str(log), **sim)
     )
+    if proxy is not None:
+        proxy.target = ("127.0.0.1", handle.port)
+        await proxy.start()
     config = PbxConfig(
         name="rig",
-        port=handle.port,
+        port=handle.port if proxy is None else proxy.port,
         secret=Secret("ctisecret"),
         ping_interval=1.0,
         ping_timeout=0.5,
         reconnect_min=0.1,
         reconnect_max=0.2,
+        action_timeout=1.0,
         queue_log_file=str(log) if queue_log else "",
     )
     metrics = Metrics()
@@ -71,6 +77,8 @@ async def pbx_and_feed(
     finally:
         await feed.close()
         await bus.stop(grace=1.0)
+        if proxy is not None:
+            await proxy.stop()
         await handle.stop()
 
 
@@ -263,3 +271,22 @@ async def test_an_agent_complete_after_the_last_hangup_still_times_the_call(
     assert final.pbx_talk_seconds in (3, 4)
     assert final.outcome is Outcome.ANSWERED
     assert sum(isinstance(e, CallEnded) for e in seen) == 1
+
+
+async def test_a_pbx_that_goes_silent_is_gone_from_when_it_last_spoke(tmp_path: Path) -> None:
+    """A frozen PBX, or a route that drops everything: the link stays up but nothing comes.
+    The calls that end meanwhile end when the PBX was last heard of, not when cti gave up."""
+    proxy = FaultProxy(0)
+    async with pbx_and_feed(tmp_path, queue_log=False, proxy=proxy) as (sim, feed, seen, _):
+        await place(sim, "310", 3)  # nobody answers; the caller gives up after 3 s
+        await seen.until(lambda: any(isinstance(e, CallQueued) for e in seen))
+        await asyncio.sleep(1.0)
+        silent_from = datetime.now(UTC)
+        await proxy.stall(GAP)
+        await seen.until(lambda: len(ended(seen)) == 1 and feed.resyncs == 2)
+        gap = gap_of(seen)
+
+    assert gap.lost_at is not None
+    # The last frame (an event or a Pong) came at most a ping interval before the stall.
+    assert silent_from - timedelta(seconds=1.1) <= gap.lost_at <= silent_from
+    assert ended(seen)["rna"].ended_at == gap.lost_at
