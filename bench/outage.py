@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import signal
 import sqlite3
 import sys
@@ -36,7 +35,7 @@ from cti.sim.config import Mix, SimulatorConfig
 from cti.sim.simulator import run_simulator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from screenpop_latency import free_port  # noqa: E402
+from screenpop_latency import free_port, serve  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.faultproxy import FaultProxy  # noqa: E402
@@ -267,15 +266,7 @@ async def main(args: argparse.Namespace) -> None:
         f'[[pbx]]\nname = "sim"\nport = {proxy.port}\nsecret = "benchsecret"\n'
         f'ping_interval = 2.0\nping_timeout = 1.0\nreconnect_max = 1.0\nqueue_log_file = "{log}"\n'
     )
-    service = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cti",
-        "serve",
-        "-c",
-        str(toml),
-        env={**os.environ, "CTI_LOG_LEVEL": "WARNING"},
-    )
+    service = await serve(toml)
     origin = time.time()
     try:
         await wait_up(f"http://127.0.0.1:{port}")

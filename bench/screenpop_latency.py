@@ -68,6 +68,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+async def serve(toml: Path) -> asyncio.subprocess.Process:
+    """`cti serve` in a process of its own, as an operator starts it."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cti",
+        "serve",
+        "-c",
+        str(toml),
+        env={**os.environ, "CTI_LOG_LEVEL": "WARNING"},
+    )
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
@@ -308,15 +321,7 @@ async def run(
         f'[[pbx]]\nname = "sim"\nport = {sim_port}\nsecret = "benchsecret"\n'
         '[numbers]\ndefault_region = "FR"\n'
     )
-    service = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cti",
-        "serve",
-        "-c",
-        str(toml),
-        env={**os.environ, "CTI_LOG_LEVEL": "WARNING"},
-    )
+    service = await serve(toml)
     url = f"http://127.0.0.1:{port}"
     called: dict[tuple[str, str], float] = {}
     popped: dict[tuple[str, str], float] = {}
