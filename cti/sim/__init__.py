@@ -2,12 +2,15 @@
 
 It behaves like the PBX that recorded tests/data/ami-traces/: same banner, responses, event names,
 field sets, units and ordering (see ground truth §1-2), with queues, members, callers and agents
-driven by a small dialplan interpreter instead of SIP phones.
+driven by a small dialplan interpreter instead of SIP phones. Its manager users have the rig's
+rights: `cti` reads and writes all cti needs, `cti_limited` (read = call,agent; write =
+call,agent,originate) too little, as Asterisk enforces it.
 """
 
 from cti.sim.config import (
     AgentProfile,
     InboundRoute,
+    ManagerUser,
     MemberConfig,
     Mix,
     QueueConfig,
@@ -20,6 +23,7 @@ __all__ = [
     "SCENARIOS",
     "AgentProfile",
     "InboundRoute",
+    "ManagerUser",
     "MemberConfig",
     "Mix",
     "QueueConfig",

@@ -1,5 +1,5 @@
 """Action dispatch and the session-level actions: Login, Logoff, Challenge, Ping, Events, Filter,
-Command, UserEvent. Response texts are Asterisk 22's (ground truth §1.3-1.9).
+Command, UserEvent, ListCommands. Response texts are Asterisk 22's (ground truth §1.3-1.9).
 """
 
 from __future__ import annotations
@@ -10,10 +10,12 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Final
 
+from cti.ami.classes import ALL, parse_classes
 from cti.ami.frames import parse_frame
 from cti.sim import call_actions, queue_actions
+from cti.sim.privileges import command_list, permitted
 from cti.sim.request import Action, PbxHandler
-from cti.sim.session import READ, Session, parse_mask
+from cti.sim.session import Session
 from cti.sim.wire import Fields
 
 if TYPE_CHECKING:
@@ -43,6 +45,10 @@ class Actions:
         if not session.authenticated and key not in _BEFORE_LOGIN:
             session.send(action.reply("Error", "Permission denied"))
             return
+        known = key in _HANDLERS or key in _PBX_HANDLERS
+        if known and not permitted(key, session.writeperm):
+            session.send(action.reply("Error", "Permission denied"))
+            return
         handler = _HANDLERS.get(key)
         if handler is not None:
             await handler(self, session, action)
@@ -62,23 +68,26 @@ async def _login(actions: Actions, session: Session, action: Action) -> None:
     if session.authenticated:
         session.send(action.reply("Success", "Already authenticated"))
         return
-    config = pbx.config
+    user = pbx.config.user(action.get("Username"))
+    secret = "" if user is None else user.secret
     if action.get("AuthType").lower() == "md5":
-        digest = hashlib.md5((session.challenge + config.secret).encode()).hexdigest()  # noqa: S324 - the AMI MD5 scheme
+        digest = hashlib.md5((session.challenge + secret).encode()).hexdigest()  # noqa: S324 - the AMI MD5 scheme
         good = bool(session.challenge) and action.get("Key").lower() == digest
     else:
-        good = secrets.compare_digest(action.get("Secret"), config.secret)
-    if action.get("Username") != config.username or not good:
+        good = secrets.compare_digest(action.get("Secret"), secret)
+    if user is None or not good:
         # manager.c sleeps a second before it answers a failed login, then hangs up.
         await pbx.clock.sleep(1.0)
         session.send(action.reply("Error", "Authentication failed"))
         session.close()
         return
     events = action.get("Events")
-    session.mask = parse_mask(events) if events else READ
+    session.mask = parse_classes(events) if events else ALL
+    session.readperm, session.writeperm = user.read, user.write
     session.authenticated = True
     session.send(action.reply("Success", "Authentication accepted"))
-    if "system" in session.mask:
+    # Written by action_login itself, only to a user who reads system (manager.c:3379-3403).
+    if session.reads("system"):
         uptime = str(int(pbx.clock.now() - pbx.booted))
         booted: Fields = [("Event", "FullyBooted"), ("Privilege", "system,all")]
         booted += [("Uptime", uptime), ("LastReload", uptime), ("Status", "Fully Booted")]
@@ -104,7 +113,7 @@ async def _ping(actions: Actions, session: Session, action: Action) -> None:
 
 
 async def _events(actions: Actions, session: Session, action: Action) -> None:
-    session.mask = parse_mask(action.get("EventMask"))
+    session.mask = parse_classes(action.get("EventMask"))
     session.send([*action.reply("Success"), ("Events", "On" if session.mask else "Off")])
 
 
@@ -172,6 +181,10 @@ async def _user_event(actions: Actions, session: Session, action: Action) -> Non
     actions.pbx.emit("UserEvent", "user", [("UserEvent", name), *extra])
 
 
+async def _list_commands(actions: Actions, session: Session, action: Action) -> None:
+    session.send([*action.reply("Success"), *command_list(session.writeperm)])
+
+
 _HANDLERS: dict[str, Handler] = {
     "login": _login,
     "logoff": _logoff,
@@ -181,5 +194,6 @@ _HANDLERS: dict[str, Handler] = {
     "filter": _filter,
     "command": _command,
     "userevent": _user_event,
+    "listcommands": _list_commands,
 }
 _PBX_HANDLERS: dict[str, PbxHandler] = {**call_actions.HANDLERS, **queue_actions.HANDLERS}

@@ -8,7 +8,7 @@ from cti.sim import channels as ch
 from cti.sim import dialplan
 from cti.sim.originate import OriginateRequest, originate
 from cti.sim.request import Action, PbxHandler
-from cti.sim.wire import Fields, hms
+from cti.sim.wire import Fields, escape_c, hms
 
 if TYPE_CHECKING:
     from cti.sim.pbx import Pbx
@@ -117,6 +117,7 @@ async def redirect_action(pbx: Pbx, session: Session, action: Action) -> None:
 
 
 async def setvar_action(pbx: Pbx, session: Session, action: Action) -> None:
+    """Set a channel variable, or without a channel a global one (pbx_builtin_setvar_helper)."""
     variable = action.get("Variable")
     if not variable:
         session.send(action.reply("Error", "No variable specified"))
@@ -126,24 +127,39 @@ async def setvar_action(pbx: Pbx, session: Session, action: Action) -> None:
     if name and chan is None:
         session.send(action.reply("Error", "No such channel"))
         return
-    if chan is not None:
-        if variable == "CDR(userfield)":
-            chan.userfield = action.get("Value")
-        else:
-            ch.set_var(pbx, chan, variable, action.get("Value"))
+    value = action.get("Value")
+    if chan is None:
+        pbx.globals[variable] = value
+        # A global's VarSet has no channel snapshot, only these two placeholders
+        # (stasis_channels.c varset_to_ami).
+        snapshot = [("Channel", "none"), ("Uniqueid", "none")]
+        pbx.emit(
+            "VarSet", "dialplan", [*snapshot, ("Variable", variable), ("Value", escape_c(value))]
+        )
+    elif variable == "CDR(userfield)":
+        chan.userfield = value
+    else:
+        ch.set_var(pbx, chan, variable, value)
     session.send(action.reply("Success", "Variable Set"))
 
 
 async def getvar_action(pbx: Pbx, session: Session, action: Action) -> None:
+    """Read a channel variable, or without a channel a global one."""
     variable = action.get("Variable")
-    chan = pbx.find(action.get("Channel"))
     if not variable:
         session.send(action.reply("Error", "No variable specified"))
         return
-    if chan is None:
+    name = action.get("Channel")
+    chan = pbx.find(name) if name else None
+    if name and chan is None:
         session.send(action.reply("Error", "No such channel"))
         return
-    value = chan.userfield if variable == "CDR(userfield)" else chan.variables.get(variable, "")
+    if chan is None:
+        value = pbx.globals.get(variable, "")
+    elif variable == "CDR(userfield)":
+        value = chan.userfield
+    else:
+        value = chan.variables.get(variable, "")
     session.send([*action.reply("Success"), ("Variable", variable), ("Value", value)])
 
 

@@ -165,6 +165,29 @@ RIG_ROUTES = (
     _bare("350", "ringing", 30),
 )
 
+# The rig's manager users (deploy/asterisk/manager.conf and the limited user of ground truth §5).
+RIG_READ = frozenset({"system", "call", "agent", "user", "dialplan", "cdr"})
+RIG_WRITE = frozenset({"system", "call", "agent", "user", "originate", "command", "reporting"})
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerUser:
+    """A manager.conf user: its secret, the event classes it reads, the action classes it sends."""
+
+    name: str
+    secret: str
+    read: frozenset[str] = RIG_READ
+    write: frozenset[str] = RIG_WRITE
+
+
+# Too few rights for cti: no system or dialplan events, no CoreShowChannels or Filter.
+LIMITED_USER = ManagerUser(
+    "cti_limited",
+    "limitedsecret",
+    read=frozenset({"call", "agent"}),
+    write=frozenset({"call", "agent", "originate"}),
+)
+
 DEMO_CALLERS = (
     '"Jane Roe" <+14155550100>',
     '"Acme Ltd" <020 7946 0018>',
@@ -179,8 +202,10 @@ DEMO_CALLERS = (
 class SimulatorConfig:
     host: str = "127.0.0.1"
     port: int = 0
+    # The main manager user, with the rig's rights; `users` are the others.
     username: str = "cti"
     secret: str = "ctisecret"
+    users: tuple[ManagerUser, ...] = (LIMITED_USER,)
     queues: tuple[QueueConfig, ...] = RIG_QUEUES
     agents: tuple[AgentProfile, ...] = RIG_AGENTS
     routes: tuple[InboundRoute, ...] = RIG_ROUTES
@@ -222,6 +247,9 @@ class SimulatorConfig:
                 raise ConfigError(f"sim.{key}", "must be (low, high) with 0 <= low <= high")
         if sum(self.mix.weights()) <= 0:
             raise ConfigError("sim.mix", "at least one weight must be positive")
+        names = [self.username, *(u.name for u in self.users)]
+        if len(set(names)) != len(names):
+            raise ConfigError("sim.users", "manager user names must be unique")
         self._check_queues()
         self._check_routes()
 
@@ -244,6 +272,11 @@ class SimulatorConfig:
         for name in self.traffic_queues:
             if self.route_for_queue(name) is None:
                 raise ConfigError("sim.traffic_queues", f"queue {name!r} has no inbound route")
+
+    def user(self, name: str) -> ManagerUser | None:
+        if name == self.username:
+            return ManagerUser(self.username, self.secret)
+        return next((u for u in self.users if u.name == name), None)
 
     def queue(self, name: str) -> QueueConfig | None:
         return next((q for q in self.queues if q.name == name), None)

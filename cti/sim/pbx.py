@@ -84,6 +84,8 @@ class Pbx:
         self.plans: dict[str, CallPlan] = {}
         self.devices = Devices(self)
         self.pending: set[str] = set()
+        # Global dialplan variables (Setvar without a channel); a restart forgets them.
+        self.globals: dict[str, str] = {}
         self.muted = False
         self.booted = clock.now() - config.uptime
         self.calls_processed = 0
@@ -209,6 +211,7 @@ class Pbx:
             if not fut.done():
                 fut.set_result(None)
         self._ended.clear()
+        self.globals.clear()
         self.devices = Devices(self)
         self.queues = build_queues(self)
         self._seq = 0

@@ -1,4 +1,4 @@
-"""One AMI client connection: its login state, event mask, filters and writes.
+"""One AMI client connection: its login state, rights, event mask, filters and writes.
 
 Asterisk writes events only between actions (manager.c:7285-7290): while an action runs, events for
 the session wait and follow its response. A reader that lets the socket back up for longer than
@@ -12,6 +12,7 @@ import logging
 import re
 from typing import TYPE_CHECKING, Final
 
+from cti.ami.classes import ALL
 from cti.ami.frames import FrameSplitter
 from cti.sim.wire import BANNER, Fields, encode
 
@@ -20,43 +21,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CLASS_BITS: Final = {
-    "system": 1,
-    "call": 2,
-    "log": 4,
-    "verbose": 8,
-    "command": 16,
-    "agent": 32,
-    "user": 64,
-    "config": 128,
-    "dtmf": 256,
-    "reporting": 512,
-    "cdr": 1024,
-    "dialplan": 2048,
-    "originate": 4096,
-    "agi": 8192,
-    "security": 131072,
-}
-# The rig's manager user: read = system,call,agent,user,dialplan,cdr.
-READ: Final = frozenset({"system", "call", "agent", "user", "dialplan", "cdr"})
 # Bytes a reader may leave unread, and for how long (writetimeout = 5000 in the rig), before the
 # session is dropped.
 _BACKLOG: Final = 4 << 20
 _WRITE_TIMEOUT: Final = 5.0
-
-
-def parse_mask(text: str) -> frozenset[str]:
-    """An `Events:`/`EventMask:` value: on, off, a number, or a class list (set_eventmask)."""
-    value = text.strip().lower()
-    if value in ("on", "yes", "true", "y", "t", "1", "all"):
-        return READ
-    if value in ("off", "no", "false", "n", "f", "0", ""):
-        return frozenset()
-    if value.isdigit():
-        bits = int(value)
-        return frozenset(c for c, bit in CLASS_BITS.items() if bits & bit) & READ
-    names = {part.strip() for part in value.split(",")}
-    return READ if "all" in names else frozenset(names) & READ
 
 
 class Session:
@@ -67,7 +35,11 @@ class Session:
         self.reader = reader
         self.writer = writer
         self.authenticated = False
-        self.mask: frozenset[str] = READ
+        # The user's read and write classes (manager.c's names), and the event classes the
+        # session asked for.
+        self.readperm: frozenset[str] = frozenset()
+        self.writeperm: frozenset[str] = frozenset()
+        self.mask: frozenset[str] = ALL
         self.includes: list[re.Pattern[str]] = []
         self.excludes: list[re.Pattern[str]] = []
         self.challenge = ""
@@ -76,7 +48,7 @@ class Session:
         self._stalled_since: float | None = None
 
     def deliver(self, category: str, payload: bytes) -> None:
-        if not self.authenticated or self.closing or category not in self.mask:
+        if not self.authenticated or self.closing or not self.reads(category):
             return
         if self.includes or self.excludes:
             text = payload.decode("utf-8", "replace")
@@ -88,6 +60,10 @@ class Session:
             self._held.append(payload)
         else:
             self.write(payload)
+
+    def reads(self, category: str) -> bool:
+        """Whether events of this class reach the session (manager.c:6427-6433)."""
+        return category in self.readperm and category in self.mask
 
     def send(self, fields: Fields) -> None:
         self.write(encode(fields))

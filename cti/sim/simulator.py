@@ -1,7 +1,7 @@
 """The running simulator: a PBX behind an AMI server, with traffic and scenarios on demand.
 
 sim = await run_simulator(SimulatorConfig(time_scale=0.01))
-... connect to 127.0.0.1:sim.port, log in as cti/ctisecret ...
+... connect to 127.0.0.1:sim.port, log in as cti/ctisecret (or cti_limited/limitedsecret) ...
 await sim.run_scenario("answered")
 await sim.stop()
 """

@@ -86,8 +86,10 @@ class AmiTestClient:
     async def action(self, action: str, **headers: str | list[str]) -> AmiMessage:
         return await self.response(self.send(action, **headers))
 
-    async def login(self, secret: str = "ctisecret", **headers: str) -> AmiMessage:
-        return await self.action("Login", Username="cti", Secret=secret, **headers)
+    async def login(
+        self, secret: str = "ctisecret", username: str = "cti", **headers: str
+    ) -> AmiMessage:
+        return await self.action("Login", Username=username, Secret=secret, **headers)
 
     async def sync(self) -> list[AmiMessage]:
         """Everything the server sent before it answered a Ping sent now."""
