@@ -8,6 +8,9 @@ We replace what ground truth §4.3 found broken:
 - An action in flight when the connection drops hangs forever or is parked until a FullyBooted that
   may never come (D7). Here connection_lost fails every pending action first, so nothing is parked.
 - send writes whatever it is given; a CR or LF in a value would inject headers (§4.5 item 3).
+- An action sent as a list waits for the list's end even when Asterisk answered `Response: Error`,
+  which it does at once and with no list after it (`Permission denied` to CoreShowChannels): the
+  caller saw a timeout instead of the error. Here an Error as the first reply answers the action.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from panoramisk.message import Message
 from panoramisk.utils import CaseInsensitiveDict
 
 from cti.ami.errors import AmiConnectionLost, UnsafeValue
-from cti.ami.frames import MAX_FRAME, AmiMessage, FrameSplitter, parse_frame
+from cti.ami.frames import MAX_FRAME, AmiMessage, FrameSplitter, first, parse_frame
 from cti.ami.sieve import EventSieve
 from cti.errors import AmiError
 from cti.metrics import Metrics
@@ -105,6 +108,19 @@ class AmiProtocol(AMIProtocol):  # type: ignore[misc]
     def send(self, data: Mapping[str, object], as_list: bool | None = False) -> Any:
         check_safe(data)
         return super().send(data, as_list=as_list)
+
+    def handle_message(self, message: FrameMessage) -> None:
+        action = self.responses.get(first(message.frame, "ActionID"))
+        if (
+            action is not None
+            and not action.responses
+            and first(message.frame, "Response") == "Error"
+        ):
+            self.forget(action.action_id)
+            if not action.future.done():
+                action.future.set_result(message)
+            return
+        super().handle_message(message)
 
     def forget(self, action_id: str) -> None:
         """Stop tracking an action whose caller gave up (timeout, cancellation)."""
