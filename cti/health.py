@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -15,6 +16,8 @@ Status = Literal["ok", "degraded", "failed"]
 class ComponentHealth:
     status: Status
     reason: str = ""
+    # What the reason means in practice, one line each (what will not work, and why).
+    details: tuple[str, ...] = ()
 
 
 class HealthRegistry:
@@ -22,14 +25,19 @@ class HealthRegistry:
         self._components: dict[str, ComponentHealth] = {}
         self._notes: dict[str, set[str]] = {}
 
-    def report(self, component: str, status: Status, reason: str = "") -> None:
+    def report(
+        self, component: str, status: Status, reason: str = "", details: Sequence[str] = ()
+    ) -> None:
         """Record a component's state; a change is logged once, a repeat is silent."""
-        new = ComponentHealth(status, reason)
+        new = ComponentHealth(status, reason, tuple(details))
         old = self._components.get(component)
         self._components[component] = new
         if old != new:
             level = logging.INFO if status == "ok" else logging.WARNING
-            logger.log(level, "%s is %s%s", component, status, f": {reason}" if reason else "")
+            said = "".join(f"; {detail}" for detail in new.details)
+            logger.log(
+                level, "%s is %s%s%s", component, status, f": {reason}" if reason else "", said
+            )
 
     def note_once(self, component: str, note: str) -> bool:
         """Remember a standing problem (an unmapped interface); True the first time it is seen."""
@@ -57,7 +65,11 @@ class HealthRegistry:
         return {
             "status": self.overall(),
             "components": {
-                name: {"status": c.status, "reason": c.reason, "notes": self.notes(name)}
+                name: {
+                    "status": c.status,
+                    "reason": c.reason,
+                    "notes": [*c.details, *self.notes(name)],
+                }
                 for name, c in sorted(self._components.items())
             },
         }

@@ -3,7 +3,9 @@
 Owns the link, the model and a one-second ticker (wrap-up ends without any PBX event). Events are
 handled in arrival order by the link's single consumer, and the resync after each login runs in
 that same order, so the model never sees a reply and an event out of sequence. After a lost link
-the resync also reads the PBX's queue log from the moment of the loss, when one is configured.
+the resync also reads the PBX's queue log from the moment of the loss, when one is configured. At
+each login the manager user's rights are checked (cti.ami.rights) and the resync is retried until
+the PBX's state is read (cti.ami.resyncer).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from cti.ami.actions import PbxActions
 from cti.ami.frames import AmiMessage, first
 from cti.ami.link import AmiLink, LoginInfo
 from cti.ami.queue_log import open_queue_log
-from cti.ami.resync import read_state
+from cti.ami.resyncer import Resyncer
+from cti.ami.rights import PROBE_VARIABLE, RightsCheck
 from cti.ami.translate import VARIABLES, Translator
 from cti.bus import EventBus
 from cti.config import PbxConfig
@@ -61,6 +64,7 @@ class PbxFeed:
         self._translator = Translator(config.name)
         self._booted_at: datetime | None = None
         self._ticker: asyncio.Task[None] | None = None
+        self.rights = RightsCheck(config, health)
         self.link = AmiLink(
             config,
             on_event=self._on_event,
@@ -68,9 +72,11 @@ class PbxFeed:
             health=health,
             metrics=metrics,
             events=(*self._translator.events, *PbxActions.EVENTS) if sieve else None,
-            variables=VARIABLES,
+            variables=(*VARIABLES, PROBE_VARIABLE),
+            on_frame=self.rights.observe,
         )
         self.actions = PbxActions(self.link, outbound_context=config.outbound_context)
+        self._resyncer = Resyncer(config, self.link, self.rights, health)
         self.resyncs = 0
         self._synced = asyncio.Event()
         metrics.describe("cti_calls_ended_unseen_total", "calls that ended while the link was down")
@@ -148,21 +154,15 @@ class PbxFeed:
         if booted_at is not None:
             self._booted_at = booted_at
 
-        async def send_list(action: dict[str, str]) -> object:
-            return await self.link.send(action, as_list=True)
-
+        await self.rights.check(self.link, booted=info.uptime is not None)
         records = await self._gap_records(lost_at) if lost_at is not None else None
-        snapshot = await read_state(
-            send_list,
-            self.config.name,
-            now,
-            restarted=restarted,
-            lost_at=lost_at,
-            records=records,
-        )
+        snapshot = await self._resyncer.run(restarted=restarted, lost_at=lost_at, records=records)
+        if snapshot is None:
+            return  # the link dropped or logged in again first; that login resyncs
         self.resyncs += 1
         self._publish(self.state.apply(snapshot))
         self._synced.set()
+        self.rights.conclude()
 
     async def _gap_records(self, lost_at: datetime) -> tuple[QueueRecord, ...] | None:
         """The queue log's lines since the loss, or None without one or if it cannot be read."""

@@ -133,11 +133,15 @@ class AmiLink:
         metrics: Metrics,
         events: Iterable[str] | None = None,
         variables: Iterable[str] | None = None,
+        on_frame: Callable[[AmiMessage], None] | None = None,
     ) -> None:
         """`events`: the event names on_event reads (None: all); the others are dropped unparsed.
-        `variables`: of VarSet events, the variables it reads (None: all)."""
+        `variables`: of VarSet events, the variables it reads (None: all).
+        `on_frame`: shown each kept event as it arrives, before it is queued (to watch what the
+        PBX sends, not to handle it); it must not raise."""
         self._config = config
         self._on_event = on_event
+        self._on_frame = on_frame
         self._on_login = on_login
         self._health = health
         self._metrics = metrics
@@ -298,6 +302,8 @@ class AmiLink:
     def _received(self, frame: AmiMessage) -> None:
         if first(frame, "Event") == "FullyBooted":
             self._booted = frame
+        if self._on_frame is not None:
+            self._on_frame(frame)
         self._metrics.inc("cti_ami_events_total", pbx=self._config.name)
         self._queue.put_nowait((frame, time.monotonic()))
 

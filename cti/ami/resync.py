@@ -2,7 +2,8 @@
 
 QueueStatus and CoreShowChannels are list actions (ground truth §1.6); their items are turned
 into one `Resynced` observation, so the model can end the calls that vanished while we were away
-and adopt the ones it did not know, without duplicates.
+and adopt the ones it did not know, without duplicates. A user who may not send CoreShowChannels
+gets `read_queues` instead.
 """
 
 from __future__ import annotations
@@ -23,19 +24,13 @@ def _messages(reply: Any) -> list[AmiMessage]:
     return [{str(k): v for k, v in item.items()} for item in items]
 
 
-async def read_state(
-    send_list: SendList,
-    pbx: str,
-    at: datetime,
-    *,
-    restarted: bool,
-    lost_at: datetime | None = None,
-    records: tuple[obs.QueueRecord, ...] | None = None,
-) -> obs.Resynced:
-    queue_items = _messages(await send_list({"Action": "QueueStatus"}))
-    channel_items = _messages(await send_list({"Action": "CoreShowChannels"}))
+Queues = tuple[tuple[obs.QueueInfo, ...], tuple[obs.MemberInfo, ...], tuple[obs.WaitingCaller, ...]]
+Records = tuple[obs.QueueRecord, ...] | None
+
+
+async def _read_queues(send_list: SendList) -> Queues:
     queues, members, waiting = [], [], []
-    for item in queue_items:
+    for item in _messages(await send_list({"Action": "QueueStatus"})):
         match first(item, "Event"):
             case "QueueParams":
                 queues.append(queue_info(item))
@@ -44,6 +39,20 @@ async def read_state(
             case "QueueEntry":
                 if (entry := waiting_caller(item)) is not None:
                     waiting.append(entry)
+    return tuple(queues), tuple(members), tuple(waiting)
+
+
+async def read_state(
+    send_list: SendList,
+    pbx: str,
+    at: datetime,
+    *,
+    restarted: bool,
+    lost_at: datetime | None = None,
+    records: Records = None,
+) -> obs.Resynced:
+    queues, members, waiting = await _read_queues(send_list)
+    channel_items = _messages(await send_list({"Action": "CoreShowChannels"}))
     channels = [
         live
         for item in channel_items
@@ -60,3 +69,31 @@ async def read_state(
         lost_at=lost_at,
         records=records,
     )
+
+
+async def read_queues(
+    send_list: SendList,
+    pbx: str,
+    at: datetime,
+    *,
+    restarted: bool,
+    lost_at: datetime | None = None,
+    records: Records = None,
+) -> obs.Resynced | obs.QueuesResynced:
+    """QueueStatus alone, when the user may not send CoreShowChannels: the members are known
+    again, so pops find their agents, and the calls are left alone, since which are still up
+    cannot be told; after a restart none is, and every call is ended as read_state would."""
+    queues, members, waiting = await _read_queues(send_list)
+    if restarted:
+        return obs.Resynced(
+            pbx,
+            at,
+            queues=queues,
+            members=members,
+            waiting=waiting,
+            channels=(),
+            restarted=True,
+            lost_at=lost_at,
+            records=records,
+        )
+    return obs.QueuesResynced(pbx, at, queues=queues, members=members)

@@ -147,7 +147,7 @@ class Floor:
                     agent.wrapup_until = event.at + timedelta(seconds=seconds) if seconds else None
                     agent.call_id = ""  # also when the call itself could not be matched
                     agents.add(event.interface)
-            case obs.Resynced():
+            case obs.Resynced() | obs.QueuesResynced():
                 queues |= self.resync(event)
                 agents |= set(self._agents) | set(self._shown_agents)
 
@@ -188,7 +188,7 @@ class Floor:
         found = [a.interface for a in self._agents.values() if a.name == name and queue in a.paused]
         return found[0] if len(found) == 1 else None
 
-    def resync(self, event: obs.Resynced) -> set[str]:
+    def resync(self, event: obs.Resynced | obs.QueuesResynced) -> set[str]:
         """Members as the PBX lists them now; the queues it has. Idempotent."""
         listed = {(m.queue, m.interface) for m in event.members}
         queues = {q.name for q in event.queues} | {m.queue for m in event.members}

@@ -235,3 +235,12 @@ class Resynced(Observation):
     restarted: bool
     lost_at: datetime | None = None
     records: tuple[QueueRecord, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueuesResynced(Observation):
+    """The queues and their members read after a (re)connect when the PBX would not list its
+    channels: the agents are known again, the calls are left as they were."""
+
+    queues: tuple[QueueInfo, ...]
+    members: tuple[MemberInfo, ...]

@@ -1,7 +1,8 @@
 """A loopback AMI server that replays a real capture to whoever logs in, in chunks of any size.
 
-It answers our own actions in Asterisk's words (Login with FullyBooted, the resync lists, Ping,
-Filter) and streams the capture's events in between, exactly as recorded, split into `chunk`-byte
+It answers our own actions in Asterisk's words, as to the rig's manager user with all its rights
+(Login with FullyBooted, ListCommands, the resync lists, Ping, Filter, a global Setvar with its
+VarSet) and streams the capture's events in between, exactly as recorded, split into `chunk`-byte
 writes. Frames that answered the recording client's own actions (they carry its ActionIDs) are
 left out. An empty frame in the capture (EOF) closes the connection; the next login then sees a
 freshly restarted PBX with no calls.
@@ -13,7 +14,10 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from cti.ami.frames import FrameSplitter, first, parse_frame
+from cti.ami.frames import AmiMessage, FrameSplitter, first, parse_frame
+from cti.sim.config import RIG_WRITE
+from cti.sim.privileges import command_list
+from cti.sim.wire import encode
 from tests import amitraces
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
@@ -52,17 +56,24 @@ def _events_until_eof(name: str, cut_after: str = "") -> tuple[bytes, bool, byte
 
 class ReplayServer:
     """`late`: after a cut, the next session gets the rest of the capture just before the
-    QueueStatus reply: the call ended while the client was logging in again."""
+    QueueStatus reply: the call ended while the client was logging in again. `stall`: the first
+    QueueStatus is answered that many seconds late, and nothing else meanwhile, like an Asterisk
+    busy for a while."""
 
-    def __init__(self, name: str, chunk: int, cut_after: str = "", late: bool = False) -> None:
+    def __init__(
+        self, name: str, chunk: int, cut_after: str = "", late: bool = False, stall: float = 0.0
+    ) -> None:
         self._events, self._ends_with_eof, self._late = _events_until_eof(name, cut_after)
         # A late end is a lost connection, not a restart: the PBX then keeps its uptime.
         self._restarts = not late
         if not late:
             self._late = b""
         self._chunk = chunk
+        self._stall = stall
         self._members = amitraces.rig_queues()[1]
         self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = asyncio.Event()
         self.sessions = 0
         self.finished = asyncio.Event()
         self.actions: list[str] = []
@@ -79,6 +90,10 @@ class ReplayServer:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        # Ends a stall: a session cancelled instead ends in a traceback (Python 3.11's
+        # StreamReaderProtocol asks a cancelled task for its exception).
+        self._closing.set()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _write(self, writer: asyncio.StreamWriter, data: bytes) -> None:
         for start in range(0, len(data), self._chunk):
@@ -88,6 +103,10 @@ class ReplayServer:
                 await asyncio.sleep(0)
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         self.sessions += 1
         first_session = self.sessions == 1
         streamer: asyncio.Task[None] | None = None
@@ -99,12 +118,16 @@ class ReplayServer:
                     action = parse_frame(raw)
                     name = first(action, "Action").lower()
                     self.actions.append(name)
+                    if name == "queuestatus" and self._stall:
+                        stall, self._stall = self._stall, 0.0
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._closing.wait(), stall)
+                    if self._closing.is_set():
+                        return
                     if name == "queuestatus" and not first_session and self._late:
                         await self._write(writer, self._late)
                         self._late = b""
-                    await self._write(
-                        writer, self._reply(name, first(action, "ActionID"), first_session)
-                    )
+                    await self._write(writer, self._reply(action, first_session))
                     if name == "coreshowchannels" and streamer is None and first_session:
                         streamer = asyncio.create_task(self._stream(writer))
         finally:
@@ -122,7 +145,8 @@ class ReplayServer:
         if self._ends_with_eof:
             writer.transport.abort()
 
-    def _reply(self, name: str, action_id: str, first_session: bool) -> bytes:
+    def _reply(self, action: AmiMessage, first_session: bool) -> bytes:
+        name, action_id = first(action, "Action").lower(), first(action, "ActionID")
         head = f"Response: Success\r\nActionID: {action_id}\r\n"
         if name == "login":
             uptime = 2 if self._restarts and not first_session else 134
@@ -141,14 +165,22 @@ class ReplayServer:
             ).encode()
         if name == "ping":
             return f"{head}Ping: Pong\r\nTimestamp: 1795389458.827162\r\n\r\n".encode()
+        if name == "listcommands":
+            return f"{head}".encode() + encode(command_list(RIG_WRITE))
+        if name == "setvar":
+            # A global variable (no channel here): its VarSet follows the answer.
+            varset = [("Event", "VarSet"), ("Privilege", "dialplan,all")]
+            varset += [("Channel", "none"), ("Uniqueid", "none")]
+            varset += [("Variable", first(action, "Variable")), ("Value", first(action, "Value"))]
+            return f"{head}Message: Variable Set\r\n\r\n".encode() + encode(varset)
         return f"{head}Message: OK\r\n\r\n".encode()
 
 
 @contextlib.asynccontextmanager
 async def replaying(
-    name: str, chunk: int, cut_after: str = "", late: bool = False
+    name: str, chunk: int, cut_after: str = "", late: bool = False, stall: float = 0.0
 ) -> AsyncIterator[ReplayServer]:
-    server = ReplayServer(name, chunk, cut_after, late)
+    server = ReplayServer(name, chunk, cut_after, late, stall)
     await server.start()
     try:
         yield server
