@@ -1,4 +1,14 @@
-"""Connection health as state: each component reports ok, degraded or failed, with a reason."""
+"""Connection health as state: each component reports ok, degraded or failed, with a reason.
+
+- failed: the component cannot do its job (a PBX link down, refused or unable to resync, the
+  database unreachable). /healthz answers 503 while any component has failed.
+- degraded: it serves, with limits its reason and notes name (missing manager rights, calls not
+  read at resync, an interface that rings nobody). /healthz still answers 200.
+- ok: nothing to report.
+
+Notes are standing problems a component found on its way (note_once): a component with notes is
+at least degraded, and shows in /healthz even if it never reported a status itself.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +20,7 @@ from typing import Literal
 logger = logging.getLogger(__name__)
 
 Status = Literal["ok", "degraded", "failed"]
+_RANK: dict[Status, int] = {"ok": 0, "degraded": 1, "failed": 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,25 +62,30 @@ class HealthRegistry:
         return sorted(self._notes.get(component, ()))
 
     def get(self, component: str) -> ComponentHealth | None:
+        """What the component last reported, if it did."""
         return self._components.get(component)
 
-    def overall(self) -> Status:
-        statuses = {c.status for c in self._components.values()}
-        if "failed" in statuses:
-            return "failed"
-        if "degraded" in statuses:
+    def status(self, component: str) -> Status:
+        """The component's state in /healthz: what it reported, at least degraded with notes."""
+        reported = self._components.get(component)
+        status: Status = "ok" if reported is None else reported.status
+        if self._notes.get(component) and _RANK[status] < _RANK["degraded"]:
             return "degraded"
-        return "ok"
+        return status
+
+    def _names(self) -> list[str]:
+        return sorted({*self._components, *(c for c, notes in self._notes.items() if notes)})
+
+    def overall(self) -> Status:
+        return max((self.status(c) for c in self._names()), key=_RANK.__getitem__, default="ok")
 
     def snapshot(self) -> dict[str, object]:
-        return {
-            "status": self.overall(),
-            "components": {
-                name: {
-                    "status": c.status,
-                    "reason": c.reason,
-                    "notes": [*c.details, *self.notes(name)],
-                }
-                for name, c in sorted(self._components.items())
-            },
-        }
+        components: dict[str, object] = {}
+        for name in self._names():
+            reported = self._components.get(name)
+            components[name] = {
+                "status": self.status(name),
+                "reason": "" if reported is None else reported.reason,
+                "notes": [*(() if reported is None else reported.details), *self.notes(name)],
+            }
+        return {"status": self.overall(), "components": components}

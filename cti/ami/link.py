@@ -203,7 +203,7 @@ class AmiLink:
             port=self._config.port,
             protocol_factory=functools.partial(AmiProtocol, name, self._metrics, self._sieve),
         )
-        self._health.report(self._component, "degraded", "connecting")
+        self._health.report(self._component, "failed", "connecting")
         self._tasks = [
             asyncio.create_task(self._consume(), name=f"ami-events:{name}"),
             asyncio.create_task(self._run(), name=f"ami-link:{name}"),
@@ -228,7 +228,7 @@ class AmiLink:
         if protocol is not None and not protocol.gone.done():
             protocol.abort("link closed")
             await asyncio.shield(protocol.gone)
-        self._health.report(self._component, "degraded", "closed")
+        self._health.report(self._component, "failed", "closed")
 
     # The per-call timeout parameters below are part of the link's contract with its callers.
     async def wait_connected(self, timeout: float) -> None:  # noqa: ASYNC109
@@ -465,7 +465,7 @@ class AmiLink:
     def _down(self, reason: str) -> float:
         self._authenticated = False
         self._up.clear()
-        self._health.report(self._component, "degraded", f"reconnecting: {reason}")
+        self._health.report(self._component, "failed", f"reconnecting: {reason}")
         delay = self._backoff.next()
         logger.debug("pbx %s: %s; next attempt in %.2f s", self._config.name, reason, delay)
         return delay

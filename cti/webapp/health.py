@@ -1,4 +1,6 @@
-"""/healthz (database and each PBX link) and /metrics (Prometheus text format)."""
+"""/healthz (the database, each PBX link, and every component that reported to the health
+registry; 503 while one has failed, see cti.health and docs/health.md) and /metrics (Prometheus
+text format)."""
 
 from __future__ import annotations
 

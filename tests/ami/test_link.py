@@ -279,9 +279,7 @@ async def test_silent_peer_is_reconnected_within_two_heartbeats(ami: Harness) ->
     ami.server.silent = True
     await eventually(lambda: len(ami.server.connections) == 2)
     assert ami.server.connections[1] - silent_since <= 2 * interval
-    assert ami.status() == ComponentHealth(
-        "degraded", "reconnecting: no reply to Ping within 0.1 s"
-    )
+    assert ami.status() == ComponentHealth("failed", "reconnecting: no reply to Ping within 0.1 s")
     ami.server.silent = False
     await eventually(lambda: link.connects == 2)
 
@@ -342,7 +340,7 @@ async def test_close_is_final_and_fails_in_flight_actions(ami: Harness) -> None:
         await link.send({"Action": "Ping"})
     with pytest.raises(AmiClosed):
         await link.start()
-    assert ami.status() == ComponentHealth("degraded", "closed")
+    assert ami.status() == ComponentHealth("failed", "closed")
 
 
 async def test_drain_handles_every_event_written_before_the_pbx_answers_its_ping(
