@@ -63,6 +63,9 @@ class PbxFeed:
         self._queue_log = open_queue_log(config)
         self._translator = Translator(config.name)
         self._booted_at: datetime | None = None
+        # A loss (and whether the PBX restarted) whose resync has not completed yet: a login that
+        # drops before its resync leaves the outage to the next one, from its start.
+        self._unsynced: tuple[datetime | None, bool] | None = None
         self._ticker: asyncio.Task[None] | None = None
         self.rights = RightsCheck(config, health)
         self.link = AmiLink(
@@ -153,12 +156,17 @@ class PbxFeed:
         )
         if booted_at is not None:
             self._booted_at = booted_at
+        if self._unsynced is not None:
+            lost_at = self._unsynced[0] or lost_at
+            restarted = restarted or self._unsynced[1]
+        self._unsynced = (lost_at, restarted)
 
         await self.rights.check(self.link, booted=info.uptime is not None)
         records = await self._gap_records(lost_at) if lost_at is not None else None
         snapshot = await self._resyncer.run(restarted=restarted, lost_at=lost_at, records=records)
         if snapshot is None:
             return  # the link dropped or logged in again first; that login resyncs
+        self._unsynced = None
         self.resyncs += 1
         self._publish(self.state.apply(snapshot))
         self._synced.set()

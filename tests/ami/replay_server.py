@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 
 from cti.ami.frames import AmiMessage, FrameSplitter, first, parse_frame
@@ -57,11 +58,17 @@ def _events_until_eof(name: str, cut_after: str = "") -> tuple[bytes, bool, byte
 class ReplayServer:
     """`late`: after a cut, the next session gets the rest of the capture just before the
     QueueStatus reply: the call ended while the client was logging in again. `stall`: the first
-    QueueStatus is answered that many seconds late, and nothing else meanwhile, like an Asterisk
-    busy for a while."""
+    QueueStatus of session number `stall_session` is answered that many seconds late, and nothing
+    else meanwhile, like an Asterisk busy for a while."""
 
     def __init__(
-        self, name: str, chunk: int, cut_after: str = "", late: bool = False, stall: float = 0.0
+        self,
+        name: str,
+        chunk: int,
+        cut_after: str = "",
+        late: bool = False,
+        stall: float = 0.0,
+        stall_session: int = 1,
     ) -> None:
         self._events, self._ends_with_eof, self._late = _events_until_eof(name, cut_after)
         # A late end is a lost connection, not a restart: the PBX then keeps its uptime.
@@ -70,11 +77,13 @@ class ReplayServer:
             self._late = b""
         self._chunk = chunk
         self._stall = stall
+        self._stall_session = stall_session
         self._members = amitraces.rig_queues()[1]
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = asyncio.Event()
         self.sessions = 0
+        self.eof_at: float | None = None
         self.finished = asyncio.Event()
         self.actions: list[str] = []
 
@@ -108,7 +117,8 @@ class ReplayServer:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         self.sessions += 1
-        first_session = self.sessions == 1
+        session = self.sessions
+        first_session = session == 1
         streamer: asyncio.Task[None] | None = None
         try:
             await self._write(writer, BANNER)
@@ -118,7 +128,7 @@ class ReplayServer:
                     action = parse_frame(raw)
                     name = first(action, "Action").lower()
                     self.actions.append(name)
-                    if name == "queuestatus" and self._stall:
+                    if name == "queuestatus" and self._stall and session == self._stall_session:
                         stall, self._stall = self._stall, 0.0
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._closing.wait(), stall)
@@ -143,6 +153,7 @@ class ReplayServer:
         await self._write(writer, self._events)
         self.finished.set()
         if self._ends_with_eof:
+            self.eof_at = time.time()
             writer.transport.abort()
 
     def _reply(self, action: AmiMessage, first_session: bool) -> bytes:
@@ -178,9 +189,14 @@ class ReplayServer:
 
 @contextlib.asynccontextmanager
 async def replaying(
-    name: str, chunk: int, cut_after: str = "", late: bool = False, stall: float = 0.0
+    name: str,
+    chunk: int,
+    cut_after: str = "",
+    late: bool = False,
+    stall: float = 0.0,
+    stall_session: int = 1,
 ) -> AsyncIterator[ReplayServer]:
-    server = ReplayServer(name, chunk, cut_after, late, stall)
+    server = ReplayServer(name, chunk, cut_after, late, stall, stall_session)
     await server.start()
     try:
         yield server

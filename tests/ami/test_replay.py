@@ -34,8 +34,11 @@ CHUNKS = [1500, 64, 7]
 
 
 @asynccontextmanager
-async def feeding(server: ReplayServer, sieve: bool = True) -> AsyncIterator[tuple[PbxFeed, Seen]]:
-    config = PbxConfig(name="rig", port=server.port, secret=Secret("ctisecret"), ping_interval=5.0)
+async def feeding(
+    server: ReplayServer, sieve: bool = True, **settings: Any
+) -> AsyncIterator[tuple[PbxFeed, Seen]]:
+    settings = {"ping_interval": 5.0, **settings}
+    config = PbxConfig(name="rig", port=server.port, secret=Secret("ctisecret"), **settings)
     metrics = Metrics()
     bus = EventBus(metrics)
     seen = Seen()
@@ -184,3 +187,25 @@ async def test_the_end_of_a_call_told_during_the_resync_makes_no_second_call(chu
     assert call.outcome is Outcome.LINK_DOWN
     assert len({e.call.call_id for e in events if isinstance(e, CallEvent)}) == 1
     assert len(feed.state.calls) == 0
+
+
+async def test_an_outage_whose_first_resync_fails_is_told_from_its_start() -> None:
+    """The PBX restarts with a call waiting; at the first login back it is too busy to answer
+    QueueStatus, and the link drops again. The login after that ends the call as of the first
+    loss, as cut off by the restart, not as of the second loss with its fate unknown."""
+    async with (
+        replaying(
+            "ringnoanswer", 1500, cut_after="AgentCalled", stall=5.0, stall_session=2
+        ) as server,
+        feeding(server, action_timeout=1.0, ping_interval=1.0, ping_timeout=0.5) as (feed, seen),
+    ):
+        await seen.until(lambda: bool(ended(seen)))
+        (call,) = ended(seen)
+        gaps = [e for e in seen if isinstance(e, GapReport)]
+        assert server.sessions >= 3
+    assert call.outcome is Outcome.PBX_RESTART
+    assert [g.lost_at for g in gaps] == [call.ended_at]
+    assert call.ended_at is not None
+    assert server.eof_at is not None
+    assert abs(call.ended_at.timestamp() - server.eof_at) < 0.3, "the first loss"
+    assert feed.resyncs == 2
