@@ -96,4 +96,6 @@ async def read_queues(
             lost_at=lost_at,
             records=records,
         )
-    return obs.QueuesResynced(pbx, at, queues=queues, members=members)
+    return obs.QueuesResynced(
+        pbx, at, queues=queues, members=members, lost_at=lost_at, records=records
+    )

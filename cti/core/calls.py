@@ -225,6 +225,8 @@ class CallTracker:
                     call.recording = event.filename
             case obs.Resynced():
                 self._resynced(event, out)
+            case obs.QueuesResynced():
+                self._queues_resynced(event, out)
         return out
 
     # Channels ------------------------------------------------------------------------------
@@ -538,9 +540,7 @@ class CallTracker:
         told = 0
         for call in lost:
             story = stories.pop(call.caller_uniqueid, None) if call.caller_uniqueid else None
-            for uniqueid in call.channels:
-                _remember(self._hung_up, uniqueid)
-            _remember(self._closed_links, call.linkedid)
+            self._forget_channels(call)
             told += self._close_lost(call, event, story, out)
             ended.append(call.call_id)
         for call in list(self._calls.values()):
@@ -561,18 +561,47 @@ class CallTracker:
             if call.answered_at is None and call.channels & bridged:
                 story = next((stories[c] for c in call.channels if c in stories), None)
                 self._answered_unseen(call, event, story, out)
+        self._report_gap(event, stories, ended, told, out)
+
+    def _queues_resynced(self, event: obs.QueuesResynced, out: Emitted) -> None:
+        """Without the PBX's list of channels, which calls are still up is unknown: only those
+        the queue log says ended are closed."""
+        stories = read_stories(event.records or ())
+        ended: list[str] = []
+        for call in list(self._calls.values()):
+            story = stories.pop(call.caller_uniqueid, None) if call.caller_uniqueid else None
+            if story is not None and story.ended_at is not None and story.outcome is not None:
+                self._forget_channels(call)
+                self._end_from(call, story, out)
+                ended.append(call.call_id)
+        self._report_gap(event, stories, ended, len(ended), out)
+
+    def _report_gap(
+        self,
+        event: obs.Resynced | obs.QueuesResynced,
+        stories: dict[str, QueueStory],
+        ended: list[str],
+        told: int,
+        out: Emitted,
+    ) -> None:
+        """Add the calls only the queue log knows of, cross-check the PBX's counters, report."""
         if event.lost_at is not None:
             for story in stories.values():
                 if self._unseen_call(story, event.lost_at):
-                    ended.append(self._close_unseen_call(story, event, out))
+                    ended.append(self._close_unseen_call(story, out))
                     told += 1
         unlogged = self._check_counters(event)
+        restarted = isinstance(event, obs.Resynced) and event.restarted
         if ended or unlogged:
             out.append(
-                GapReport(
-                    self.pbx, event.lost_at, event.restarted, tuple(ended), told, tuple(unlogged)
-                )
+                GapReport(self.pbx, event.lost_at, restarted, tuple(ended), told, tuple(unlogged))
             )
+
+    def _forget_channels(self, call: _Call) -> None:
+        """A call closed without its Hangups: what is still on its way about it is history."""
+        for uniqueid in call.channels:
+            _remember(self._hung_up, uniqueid)
+        _remember(self._closed_links, call.linkedid)
 
     def _close_lost(
         self, call: _Call, event: obs.Resynced, story: QueueStory | None, out: Emitted
@@ -680,7 +709,7 @@ class CallTracker:
             and story.ended_at is not None
         )
 
-    def _close_unseen_call(self, story: QueueStory, event: obs.Resynced, out: Emitted) -> str:
+    def _close_unseen_call(self, story: QueueStory, out: Emitted) -> str:
         assert story.entered_at is not None
         call = _Call(
             call_id=story.call_id,
@@ -705,10 +734,10 @@ class CallTracker:
         counts[0] += completed
         counts[1] += abandoned
 
-    def _check_counters(self, event: obs.Resynced) -> list[UnloggedCalls]:
+    def _check_counters(self, event: obs.Resynced | obs.QueuesResynced) -> list[UnloggedCalls]:
         """Calls the PBX counted since the last resync that we did not: the gap's unknowns."""
         unlogged = []
-        if not event.restarted:
+        if not (isinstance(event, obs.Resynced) and event.restarted):
             for queue in event.queues:
                 before = self._pbx_counters.get(queue.name)
                 if before is None:

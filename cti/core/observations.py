@@ -240,7 +240,10 @@ class Resynced(Observation):
 @dataclass(frozen=True, slots=True)
 class QueuesResynced(Observation):
     """The queues and their members read after a (re)connect when the PBX would not list its
-    channels: the agents are known again, the calls are left as they were."""
+    channels: the agents are known again; of the calls, only those the queue log (`records`, as
+    in Resynced) says ended are closed, the others are left as they were."""
 
     queues: tuple[QueueInfo, ...]
     members: tuple[MemberInfo, ...]
+    lost_at: datetime | None = None
+    records: tuple[QueueRecord, ...] | None = None

@@ -22,7 +22,7 @@ class PbxState:
         self.calls = CallTracker(pbx, self.floor.agent_of, self.floor.member_named)
 
     def apply(self, event: obs.Observation) -> list[DomainEvent]:
-        if isinstance(event, obs.Resynced):
+        if isinstance(event, obs.Resynced | obs.QueuesResynced):
             # The calls of a resync are matched to agents: the members must be known first.
             self.floor.resync(event)
         call_events = self.calls.apply(event)

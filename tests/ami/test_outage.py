@@ -35,6 +35,7 @@ from cti.metrics import Metrics
 from cti.sim import SimulatorConfig, SimulatorHandle, run_simulator
 from cti.sim.scenarios import Inbound, Params, call
 from tests.ami.test_replay import Seen
+from tests.ami.test_rights import LIMITED
 from tests.faultproxy import FaultProxy
 
 CUT_AFTER = 2.5
@@ -43,7 +44,12 @@ GAP = 5.0
 
 @asynccontextmanager
 async def pbx_and_feed(
-    tmp_path: Path, *, queue_log: bool, proxy: FaultProxy | None = None, **sim: Any
+    tmp_path: Path,
+    *,
+    queue_log: bool,
+    proxy: FaultProxy | None = None,
+    user: dict[str, Any] | None = None,
+    **sim: Any,
 ) -> AsyncIterator[tuple[SimulatorHandle, PbxFeed, Seen, Path]]:
     """The simulated PBX and a feed reading it (through `proxy`, started here, if given)."""
     log = tmp_path / "queue_log"
@@ -56,7 +62,7 @@ async def pbx_and_feed(
     config = PbxConfig(
         name="rig",
         port=handle.port if proxy is None else proxy.port,
-        secret=Secret("ctisecret"),
+        **(user or {"secret": Secret("ctisecret")}),
         ping_interval=1.0,
         ping_timeout=0.5,
         reconnect_min=0.1,
@@ -290,3 +296,33 @@ async def test_a_pbx_that_goes_silent_is_gone_from_when_it_last_spoke(tmp_path: 
     # The last frame (an event or a Pong) came at most a ping interval before the stall.
     assert silent_from - timedelta(seconds=1.1) <= gap.lost_at <= silent_from
     assert ended(seen)["rna"].ended_at == gap.lost_at
+
+
+async def test_without_the_channel_list_the_queue_log_still_closes_the_calls_it_saw_end(
+    tmp_path: Path,
+) -> None:
+    """A manager user that may not send CoreShowChannels: which calls are still up after an
+    outage is unknown, so only those the queue log says ended are closed."""
+    async with pbx_and_feed(tmp_path, queue_log=True, user=LIMITED) as (sim, feed, seen, log):
+        await place(sim, "310", 2)  # gives up in the gap
+        await place(sim, "330", 20, talk=8)  # answered, still talking after the gap
+        await seen.until(lambda: sum(isinstance(e, CallQueued) for e in seen) == 2)
+        await sim.cut_link(GAP)
+        await seen.until(lambda: "rna" in ended(seen))
+        still_up = {c.queue for c in feed.state.calls.live()}
+        await seen.until(lambda: "recorded" in ended(seen))
+        calls = ended(seen)
+        abandon = next(
+            r for r in read_file_since(log, datetime.fromtimestamp(0, UTC)) if r.event == "ABANDON"
+        )
+
+    assert (calls["rna"].outcome, calls["rna"].end_source) == (
+        Outcome.ABANDONED,
+        EndSource.QUEUE_LOG,
+    )
+    assert calls["rna"].ended_at == abandon.at
+    assert still_up == {"recorded"}, "not closed for want of knowing it was still up"
+    assert (calls["recorded"].outcome, calls["recorded"].end_source) == (
+        Outcome.ANSWERED,
+        EndSource.LIVE,
+    )
