@@ -24,6 +24,7 @@ from cti.config import Config
 from cti.core.events import (
     AgentChanged,
     CallAnswered,
+    CallDialled,
     CallEnded,
     CallEvent,
     CallRinging,
@@ -203,7 +204,7 @@ async def screen_pop(app: web.Application) -> AsyncIterator[None]:
         external=external,
     )
     app[keys.BUS].subscribe(
-        "screen-pop", pops.handle, CallRinging, RingStopped, CallAnswered, CallEnded
+        "screen-pop", pops.handle, CallRinging, CallDialled, RingStopped, CallAnswered, CallEnded
     )
     yield
     await pops.settle()

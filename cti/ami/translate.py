@@ -17,10 +17,12 @@ from cti.core import observations as obs
 
 _CHANNEL_SUFFIX: Final = re.compile(r"-[0-9a-fA-F]{4,}(;[12])?$")
 _HMS: Final = re.compile(r"^(\d+):(\d{2}):(\d{2})$")
-# The channel variables it reads from VarSet: how Queue() ended, and MixMonitor's file.
+# The channel variables it reads from VarSet: how Queue() ended, MixMonitor's file, and the number
+# a click-to-dial asked for (set on the Originate, so known even if the agent never answers).
 QUEUE_RESULT: Final = "QUEUESTATUS"
 RECORDING_FILE: Final = "MIXMONITOR_FILENAME"
-VARIABLES: Final = (QUEUE_RESULT, RECORDING_FILE)
+DIALLED: Final = "CTI_DIALLED"
+VARIABLES: Final = (QUEUE_RESULT, RECORDING_FILE, DIALLED)
 
 
 def device_of_channel(name: str) -> str:
@@ -312,4 +314,6 @@ class Translator:
             return obs.QueueResult(self.pbx, at, uniqueid, unescape_c(first(message, "Value")))
         if variable == RECORDING_FILE:
             return obs.RecordingStarted(self.pbx, at, uniqueid, unescape_c(first(message, "Value")))
+        if variable == DIALLED:
+            return obs.NumberDialled(self.pbx, at, uniqueid, unescape_c(first(message, "Value")))
         return None

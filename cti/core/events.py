@@ -151,6 +151,13 @@ class CallRinging(CallEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class CallDialled(CallEvent):
+    """An agent's outbound call is dialling the customer: the calling agent's screen-pop trigger."""
+
+    interface: str
+
+
+@dataclass(frozen=True, slots=True)
 class RingStopped(CallEvent):
     interface: str
     result: RingResult

@@ -170,6 +170,14 @@ class QueueResult(Observation):
 
 
 @dataclass(frozen=True, slots=True)
+class NumberDialled(Observation):
+    """The number an outbound call was placed to, told on its first channel before it is dialled."""
+
+    uniqueid: str
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
 class RecordingStarted(Observation):
     uniqueid: str
     filename: str

@@ -1,9 +1,10 @@
 """Turns ringing calls into pops on the right agents' sockets, and takes them back.
 
-Targeting: the interface that rings (AgentCalled's member, or the device of a direct dial) is
-matched to users through every endpoint the floor knows for it; an interface that rings nobody is
-reported once on /healthz and in the log. The customer lookup gets a time budget: past it, the
-pop goes out with the number alone and an update follows when the lookup answers.
+Targeting: the interface that rings (AgentCalled's member, or the device of a direct dial), or the
+agent whose outbound call is dialling the customer, is matched to users through every endpoint the
+floor knows for it; an interface that rings nobody is reported once on /healthz and in the log.
+The customer lookup gets a time budget: past it, the pop goes out with the number alone and an
+update follows when the lookup answers.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from cti.config import ScreenPopConfig
 from cti.core.events import (
     CallAnswered,
+    CallDialled,
     CallEnded,
     CallRinging,
     CallSnapshot,
@@ -77,7 +79,10 @@ class ScreenPop:
         """Bus subscriber. Each pop runs as its own task, so a slow lookup never delays the
         next call's pop; what follows a pop (answered, withdrawn) waits for it to be out."""
         match event:
-            case CallRinging(call=call, interface=interface):
+            case (
+                CallRinging(call=call, interface=interface)
+                | CallDialled(call=call, interface=interface)
+            ):
                 key = (call_key(call), interface)
                 task = asyncio.create_task(self._ring(call, interface), name=f"pop:{key[0]}")
                 self._popping[key] = task

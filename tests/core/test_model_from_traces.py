@@ -14,6 +14,7 @@ from cti.ami.translate import Translator, member_info
 from cti.core.events import (
     AgentChanged,
     AgentState,
+    CallDialled,
     CallEnded,
     CallRinging,
     CallSnapshot,
@@ -154,7 +155,9 @@ def test_click_to_dial_is_an_outbound_call_of_the_agent() -> None:
         "Alice",
     )
     assert call.outcome is Outcome.ANSWERED
-    assert not [e for e in events if isinstance(e, CallRinging)], "no pop for one's own call"
+    assert not [e for e in events if isinstance(e, CallRinging)], "one's own phone rang"
+    (dialled,) = [e for e in events if isinstance(e, CallDialled)]
+    assert (dialled.interface, dialled.call.number) == (call.agent_interface, "15551230000")
 
 
 def test_recording_file_name_and_caller_hangup_reason() -> None:
