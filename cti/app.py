@@ -199,6 +199,7 @@ async def screen_pop(app: web.Application) -> AsyncIterator[None]:
         rules=_number_rules(config),
         default_rules=NumberRules(config.numbers.default_region),
         config=settings,
+        privacy=config.privacy,
         suffix_digits=config.numbers.suffix_digits,
         health=app[keys.HEALTH],
         external=external,

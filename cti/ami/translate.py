@@ -17,6 +17,10 @@ from cti.core import observations as obs
 
 _CHANNEL_SUFFIX: Final = re.compile(r"-[0-9a-fA-F]{4,}(;[12])?$")
 _HMS: Final = re.compile(r"^(\d+):(\d{2}):(\d{2})$")
+# CID-CallingPres "35 (Presentation Prohibited, Network Number)": bits 0x60 of the number say
+# allowed (0x00), prohibited (0x20) or unavailable (0x40); the low bits are only screening.
+_PRESENTATION: Final = 0x60
+_PROHIBITED: Final = 0x20
 # The channel variables it reads from VarSet: how Queue() ended, MixMonitor's file, and the number
 # a click-to-dial asked for (set on the Originate, so known even if the agent never answers).
 QUEUE_RESULT: Final = "QUEUESTATUS"
@@ -71,6 +75,12 @@ def _agent_fields(message: AmiMessage) -> _AgentFields:
     }
 
 
+def _prohibited(message: AmiMessage) -> bool:
+    """Only NewCallerid carries the presentation (ground truth §2.2)."""
+    code = first(message, "CID-CallingPres").partition(" ")[0]
+    return code.isdigit() and int(code) & _PRESENTATION == _PROHIBITED
+
+
 def channel_info(message: AmiMessage, prefix: str = "") -> obs.ChannelInfo | None:
     uniqueid = first(message, f"{prefix}Uniqueid")
     if not uniqueid:
@@ -88,6 +98,7 @@ def channel_info(message: AmiMessage, prefix: str = "") -> obs.ChannelInfo | Non
         connected_name=unescape_c(first(message, f"{prefix}ConnectedLineName")),
         context=first(message, f"{prefix}Context"),
         exten=first(message, f"{prefix}Exten"),
+        withheld=not prefix and _prohibited(message),
     )
 
 

@@ -73,6 +73,7 @@ class _Call:
     first_channel: str
     number: str = ""
     name: str = ""
+    withheld: bool = False
     queue: str = ""
     caller_uniqueid: str = ""
     agent_interface: str = ""
@@ -110,6 +111,7 @@ class _Call:
             direction=self.direction,
             number=self.number,
             name=self.name,
+            withheld=self.withheld,
             queue=self.queue,
             agent_interface=self.agent_interface,
             agent_name=self.agent_name,
@@ -259,6 +261,10 @@ class CallTracker:
             self._by_linkedid.setdefault(channel.linkedid, call.call_id)
         if channel.uniqueid == call.first_channel and call.answered_at is None:
             self._take_party(call, channel)
+        if channel.withheld and call.direction is Direction.INBOUND:
+            # Any leg may tell it: Asterisk showed it only on the agent's leg (withheld.jsonl).
+            # An outbound call's legs carry the center's own presentation, not the customer's.
+            call.withheld = True
         return call
 
     def _new_call(self, channel: obs.ChannelInfo, at: datetime) -> _Call:

@@ -84,6 +84,8 @@ class CallSnapshot:
     direction: Direction
     number: str
     name: str
+    # The caller withheld their number: agents see neither it nor the customer it matched.
+    withheld: bool
     queue: str
     agent_interface: str
     agent_name: str

@@ -25,6 +25,8 @@ class ChannelInfo:
     connected_name: str = ""
     context: str = ""
     exten: str = ""
+    # The caller asked for their number not to be shown (presentation prohibited).
+    withheld: bool = False
 
 
 @dataclass(frozen=True, slots=True)

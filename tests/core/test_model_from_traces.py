@@ -146,6 +146,16 @@ def test_utf8_and_anonymous_callers() -> None:
     assert (second.number, second.name, second.agent_name) == ("+8613812345678", "王先生", "Alice")
 
 
+def test_a_withheld_caller_is_marked_before_the_agent_rings() -> None:
+    _, events = run("withheld")
+    (call,) = ended(events)
+    assert (call.number, call.withheld) == ("+14155550115", True)
+    # Only the agent's leg carried "Presentation Prohibited", just before AgentCalled.
+    assert [e.call.withheld for e in events if isinstance(e, CallRinging)] == [True]
+    for name in ("answered", "anonymous", "clicktodial"):
+        assert not any(c.withheld for c in ended(run(name)[1])), name
+
+
 def test_click_to_dial_is_an_outbound_call_of_the_agent() -> None:
     _, events = run("clicktodial")
     (call,) = ended(events)

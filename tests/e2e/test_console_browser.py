@@ -166,3 +166,21 @@ async def test_a_busy_customer_shows_as_a_call_that_ended_busy(page: Page, floor
     await expect(pop.get_by_test_id("pop-caller")).to_have_text("Outgoing call", timeout=10_000)
     await expect(pop).to_have_attribute("data-state", "ended", timeout=10_000)
     await expect(pop.locator("[data-field=state]")).to_have_text("Call ended: busy")
+
+
+async def test_a_withheld_caller_pops_as_withheld_without_the_card(
+    page: Page, floor: Floor
+) -> None:
+    """The console showed a withheld caller's number and customer card to the agent."""
+    await open_console(page, floor)
+    call = asyncio.create_task(
+        floor.simulator.run_scenario("withheld", caller='"Jane Roe" <+14155550100>')
+    )
+    pop = page.get_by_test_id("pop")
+    await expect(pop.locator("[data-field=number]")).to_have_text("Withheld number", timeout=10_000)
+    await expect(pop.get_by_test_id("pop-caller")).to_have_text("Incoming call")
+    await expect(pop.get_by_test_id("wrapup")).to_be_visible(timeout=10_000)
+    await expect(pop.get_by_test_id("customer-card")).to_have_count(0)
+    await expect(pop).not_to_contain_text("Jane")
+    await expect(pop).not_to_contain_text("4155550100")
+    await call
