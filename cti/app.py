@@ -24,6 +24,7 @@ from cti.config import Config
 from cti.core.events import (
     AgentChanged,
     CallAnswered,
+    CallDialled,
     CallEnded,
     CallEvent,
     CallRinging,
@@ -198,12 +199,13 @@ async def screen_pop(app: web.Application) -> AsyncIterator[None]:
         rules=_number_rules(config),
         default_rules=NumberRules(config.numbers.default_region),
         config=settings,
+        privacy=config.privacy,
         suffix_digits=config.numbers.suffix_digits,
         health=app[keys.HEALTH],
         external=external,
     )
     app[keys.BUS].subscribe(
-        "screen-pop", pops.handle, CallRinging, RingStopped, CallAnswered, CallEnded
+        "screen-pop", pops.handle, CallRinging, CallDialled, RingStopped, CallAnswered, CallEnded
     )
     yield
     await pops.settle()

@@ -337,6 +337,18 @@ def _check_url_template(key: str, template: str) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class PrivacyConfig:
+    # Roles that see the number, name and customer of a caller who withheld their number; the
+    # others see "withheld" (the call still belongs to its customer, for the reports).
+    show_withheld_to: list[Literal["agent", "supervisor", "admin"]] = field(
+        default_factory=lambda: ["supervisor", "admin"]
+    )
+
+    def shows_withheld(self, role: str) -> bool:
+        return role in self.show_withheld_to
+
+
+@dataclass(frozen=True, slots=True)
 class KpiConfig:
     service_level_seconds: int = 20
     short_abandon_seconds: int = 5
@@ -394,6 +406,7 @@ class Config:
     agents: dict[str, list[str]] = field(default_factory=dict)
     numbers: NumbersConfig = field(default_factory=NumbersConfig)
     screenpop: ScreenPopConfig = field(default_factory=ScreenPopConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     sms: SmsConfig = field(default_factory=SmsConfig)
     kpi: KpiConfig = field(default_factory=KpiConfig)
     hours: HoursConfig = field(default_factory=HoursConfig)

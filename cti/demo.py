@@ -60,6 +60,8 @@ def demo_config(data_dir: Path, port: int) -> Config:
         secret=Secret(secrets.token_urlsafe(16)),
         simulator=True,
         wrapup_seconds={"support": 2},
+        # The simulator's dialplan, like the rig's, dials customers from [outbound].
+        outbound_context="outbound",
     )
     return Config(
         server=ServerConfig(host="127.0.0.1", port=port),

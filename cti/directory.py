@@ -21,6 +21,7 @@ class Person:
     user_id: int
     username: str
     display_name: str
+    role: str
 
 
 class Directory:
@@ -31,14 +32,19 @@ class Directory:
         async with db() as session:
             rows = await session.execute(
                 select(
-                    UserDevice.pbx, UserDevice.interface, User.id, User.username, User.display_name
+                    UserDevice.pbx,
+                    UserDevice.interface,
+                    User.id,
+                    User.username,
+                    User.display_name,
+                    User.role,
                 )
                 .join(User, User.id == UserDevice.user_id)
                 .where(User.active.is_(True))
             )
             self._by_device = {
-                (pbx, interface): Person(user_id, username, display_name)
-                for pbx, interface, user_id, username, display_name in rows
+                (pbx, interface): Person(user_id, username, display_name, role)
+                for pbx, interface, user_id, username, display_name, role in rows
             }
 
     def people(self, pbx: str, devices: Iterable[str]) -> list[Person]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -20,10 +21,11 @@ Person = tuple[str, str, Sequence[str]]  # username, role, devices
 
 
 async def simulated(
-    tmp_path: Path, people: Sequence[Person], time_scale: float = 0.05
+    tmp_path: Path, people: Sequence[Person], time_scale: float = 0.05, **sim: Any
 ) -> tuple[web.Application, SimulatorHandle]:
-    """The simulator running, the users created, and an app (not yet started) pointed at it."""
-    simulator = await run_simulator(SimulatorConfig(time_scale=time_scale, seed=3))
+    """The simulator running (`sim` overrides its config), the users created, and an app (not
+    yet started) pointed at it."""
+    simulator = await run_simulator(SimulatorConfig(time_scale=time_scale, seed=3, **sim))
     database = DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'sim.db'}")
     engine = create_engine(database)
     await migrate.upgrade(engine)

@@ -12,6 +12,7 @@ from pathlib import Path
 import aiohttp
 
 from cti.db import migrate
+from cti.demo import DEMO_USERS
 from tests.test_lifecycle import free_port
 
 
@@ -154,6 +155,25 @@ async def test_demo_seeds_prints_logins_and_serves(tmp_path: Path) -> None:
                 assert signed_in.status == 303
             async with http.get("/admin/users") as users:
                 assert "王博" in await users.text()
+        agent = aiohttp.CookieJar(unsafe=True)
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}", cookie_jar=agent) as http:
+            async with http.get("/login") as page:
+                token = re.search(r'name="csrf_token" value="([^"]+)"', await page.text())
+            assert token
+            password = next(user[3] for user in DEMO_USERS if user[0] == "alice")
+            login = {"username": "alice", "password": password, "csrf_token": token.group(1)}
+            async with http.post("/login", data=login, allow_redirects=False) as signed_in:
+                assert signed_in.status == 303
+            async with http.get("/account") as page:
+                token = re.search(r'name="csrf_token" value="([^"]+)"', await page.text())
+            assert token
+            # Click-to-dial reaches the demo's simulated PBX (it was refused: no such context).
+            headers = {"X-CSRF-Token": token.group(1)}
+            async with http.post(
+                "/api/dial", json={"number": "01 42 68 53 00"}, headers=headers
+            ) as dial:
+                assert dial.status == 200, await dial.text()
+                assert (await dial.json())["dialled"] == "33142685300"
     finally:
         process.terminate()
         await process.wait()

@@ -36,6 +36,16 @@ def test_empty_file_gives_the_embedded_defaults() -> None:
     config = loads("")
     assert config.pbx == []
     assert config.kpi.service_level_seconds == 20
+    shown = [
+        role for role in ("agent", "supervisor", "admin") if config.privacy.shows_withheld(role)
+    ]
+    assert shown == ["supervisor", "admin"]
+
+
+def test_roles_that_see_withheld_callers_come_from_the_file_or_the_environment() -> None:
+    assert loads("[privacy]\nshow_withheld_to = []").privacy.show_withheld_to == []
+    environ = {"CTI_PRIVACY_SHOW_WITHHELD_TO": "agent, admin"}
+    assert loads("", environ).privacy.show_withheld_to == ["agent", "admin"]
 
 
 @pytest.mark.parametrize(
@@ -54,6 +64,12 @@ def test_empty_file_gives_the_embedded_defaults() -> None:
         ("[hours.open]\nmonday = '08:00-18:00'", "hours.open", "unknown day"),
         ("[agents]\nalice = ['1001']", "agents.alice[0]", "device interface"),
         ("[numbers]\ndefault_region = 'XX'", "numbers.default_region", "ISO 3166"),
+        (
+            "[privacy]\nshow_withheld_to = ['admin', 'boss']",
+            "privacy.show_withheld_to[1]",
+            "one of",
+        ),
+        ("[privacy]\nshow_withheld_to = 'admin'", "privacy.show_withheld_to", "expected a list"),
         (
             "[[pbx]]\nname='a'\nsecret='s'\nwrapup_seconds={support='x'}",
             "pbx[0].wrapup_seconds.support",

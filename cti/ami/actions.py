@@ -15,6 +15,7 @@ from typing import Final
 from cti.ami.errors import AmiActionTimeout
 from cti.ami.frames import AmiMessage, first
 from cti.ami.link import AmiLink
+from cti.ami.translate import DIALLED
 
 # OriginateResponse Reason: the last control frame seen on the first leg (frame.h).
 ORIGINATE_REASONS: Final = {
@@ -77,6 +78,8 @@ class PbxActions:
             "Exten": number,
             "Priority": "1",
             "Timeout": str(int(ring_seconds * 1000)),
+            # Rides on the agent's leg: a call whose agent never answers still has its number.
+            "Variable": f"{DIALLED}={number}",
         }
         if caller_id:
             action["CallerID"] = caller_id

@@ -17,10 +17,16 @@ from cti.core import observations as obs
 
 _CHANNEL_SUFFIX: Final = re.compile(r"-[0-9a-fA-F]{4,}(;[12])?$")
 _HMS: Final = re.compile(r"^(\d+):(\d{2}):(\d{2})$")
-# The channel variables it reads from VarSet: how Queue() ended, and MixMonitor's file.
+# CID-CallingPres "35 (Presentation Prohibited, Network Number)": bits 0x60 of the number say
+# allowed (0x00), prohibited (0x20) or unavailable (0x40); the low bits are only screening.
+_PRESENTATION: Final = 0x60
+_PROHIBITED: Final = 0x20
+# The channel variables it reads from VarSet: how Queue() ended, MixMonitor's file, and the number
+# a click-to-dial asked for (set on the Originate, so known even if the agent never answers).
 QUEUE_RESULT: Final = "QUEUESTATUS"
 RECORDING_FILE: Final = "MIXMONITOR_FILENAME"
-VARIABLES: Final = (QUEUE_RESULT, RECORDING_FILE)
+DIALLED: Final = "CTI_DIALLED"
+VARIABLES: Final = (QUEUE_RESULT, RECORDING_FILE, DIALLED)
 
 
 def device_of_channel(name: str) -> str:
@@ -69,6 +75,12 @@ def _agent_fields(message: AmiMessage) -> _AgentFields:
     }
 
 
+def _prohibited(message: AmiMessage) -> bool:
+    """Only NewCallerid carries the presentation (ground truth §2.2)."""
+    code = first(message, "CID-CallingPres").partition(" ")[0]
+    return code.isdigit() and int(code) & _PRESENTATION == _PROHIBITED
+
+
 def channel_info(message: AmiMessage, prefix: str = "") -> obs.ChannelInfo | None:
     uniqueid = first(message, f"{prefix}Uniqueid")
     if not uniqueid:
@@ -86,6 +98,7 @@ def channel_info(message: AmiMessage, prefix: str = "") -> obs.ChannelInfo | Non
         connected_name=unescape_c(first(message, f"{prefix}ConnectedLineName")),
         context=first(message, f"{prefix}Context"),
         exten=first(message, f"{prefix}Exten"),
+        withheld=not prefix and _prohibited(message),
     )
 
 
@@ -312,4 +325,6 @@ class Translator:
             return obs.QueueResult(self.pbx, at, uniqueid, unescape_c(first(message, "Value")))
         if variable == RECORDING_FILE:
             return obs.RecordingStarted(self.pbx, at, uniqueid, unescape_c(first(message, "Value")))
+        if variable == DIALLED:
+            return obs.NumberDialled(self.pbx, at, uniqueid, unescape_c(first(message, "Value")))
         return None

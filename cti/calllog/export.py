@@ -45,6 +45,13 @@ COLUMNS: Final = (
     "notes",
 )
 HEADER: Final = ",".join(COLUMNS)
+# A withheld caller's cells, as those who may not see who called get them (quoted like text).
+WITHHELD_CELLS: Final = {
+    "caller_number": '"withheld"',
+    "caller_name": "",
+    "caller_e164": "",
+    "customer_id": "",
+}
 # A spreadsheet runs a cell that starts with one of these as a formula.
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 
@@ -53,16 +60,26 @@ def export_statement(wanted: CallFilter, region: str, dialect: str) -> Select[st
     """The matching calls, oldest first, each as one CSV record without its line end."""
     table = cast(Table, Call.__table__)
     return (
-        select(csv_record(table, COLUMNS, dialect))
+        select(csv_record(table, COLUMNS, dialect, hide_withheld=wanted.hide_withheld))
         .where(*wanted.conditions(region))
         .order_by(table.c.started_at, table.c.id)
     )
 
 
-def csv_record(table: Table, names: Sequence[str], dialect: str) -> ColumnElement[str]:
-    record = _cell(table, names[0], dialect)
-    for name in names[1:]:
-        record = record.concat(",").concat(_cell(table, name, dialect))
+def csv_record(
+    table: Table, names: Sequence[str], dialect: str, *, hide_withheld: bool = False
+) -> ColumnElement[str]:
+    cells = [_cell(table, name, dialect) for name in names]
+    if hide_withheld:
+        cells = [
+            case((table.c.withheld, literal(WITHHELD_CELLS[name])), else_=cell)
+            if name in WITHHELD_CELLS
+            else cell
+            for name, cell in zip(names, cells, strict=True)
+        ]
+    record = cells[0]
+    for cell in cells[1:]:
+        record = record.concat(",").concat(cell)
     return record.label("record")
 
 

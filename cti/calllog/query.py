@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 
 from cti.core.events import Outcome
 from cti.core.numbers import NumberRules, normalize
@@ -29,6 +29,9 @@ class CallFilter:
     search: str = ""
     day_from: date | None = None
     day_to: date | None = None
+    # For roles that may not see who a withheld caller is: such rows show "withheld", and a
+    # search by number, name or customer must not find them either.
+    hide_withheld: bool = False
 
     @classmethod
     def parse(cls, query: Mapping[str, str], zone: ZoneInfo, today: date) -> CallFilter:
@@ -58,16 +61,10 @@ class CallFilter:
 
     def restricted_to(self, user_id: int) -> CallFilter:
         """An agent sees their own calls only."""
-        return CallFilter(
-            self.start,
-            self.end,
-            self.queue,
-            user_id,
-            self.outcome,
-            self.search,
-            self.day_from,
-            self.day_to,
-        )
+        return replace(self, agent_user_id=user_id)
+
+    def hiding_withheld(self) -> CallFilter:
+        return replace(self, hide_withheld=True)
 
     def conditions(self, region: str) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = [
@@ -91,7 +88,8 @@ class CallFilter:
                 matches.append(Call.caller_e164 == number.e164)
             customers = select(Customer.id).where(Customer.name.ilike(pattern))
             matches.append(Call.customer_id.in_(customers))
-            where.append(or_(*matches))
+            found = or_(*matches)
+            where.append(and_(Call.withheld.is_(False), found) if self.hide_withheld else found)
         return where
 
     def select(self, region: str) -> Select[Call]:

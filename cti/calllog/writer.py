@@ -188,6 +188,7 @@ class CallLogWriter:
                     "direction": call.direction.value,
                     "caller_number": call.number[:80],
                     "caller_name": call.name[:200],
+                    "withheld": call.withheld,
                     "caller_e164": number.e164,
                     "queue": call.queue[:80],
                     "agent_interface": call.agent_interface[:128],

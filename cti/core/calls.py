@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from cti.core import observations as obs
 from cti.core.events import (
     CallAnswered,
+    CallDialled,
     CallEnded,
     CallEvent,
     CallQueued,
@@ -72,6 +73,7 @@ class _Call:
     first_channel: str
     number: str = ""
     name: str = ""
+    withheld: bool = False
     queue: str = ""
     caller_uniqueid: str = ""
     agent_interface: str = ""
@@ -95,6 +97,9 @@ class _Call:
     end_reason: str = ""
     recording: str = ""
     outcome: Outcome | None = None
+    # Rung by an Originate (a DialBegin without a caller), and the customer's leg dialled.
+    originated: bool = False
+    dialled: bool = False
     channels: set[str] = field(default_factory=set)
     attempts: list[RingAttempt] = field(default_factory=list)
 
@@ -106,6 +111,7 @@ class _Call:
             direction=self.direction,
             number=self.number,
             name=self.name,
+            withheld=self.withheld,
             queue=self.queue,
             agent_interface=self.agent_interface,
             agent_name=self.agent_name,
@@ -223,6 +229,10 @@ class CallTracker:
                 call = self._call_of(event.uniqueid)
                 if call is not None and not call.recording:
                     call.recording = event.filename
+            case obs.NumberDialled():
+                call = self._call_of(event.uniqueid)
+                if call is not None and call.direction is Direction.OUTBOUND and not call.number:
+                    call.number = event.number
             case obs.Resynced():
                 self._resynced(event, out)
             case obs.QueuesResynced():
@@ -253,6 +263,10 @@ class CallTracker:
             self._by_linkedid.setdefault(channel.linkedid, call.call_id)
         if channel.uniqueid == call.first_channel and call.answered_at is None:
             self._take_party(call, channel)
+        if channel.withheld and call.direction is Direction.INBOUND:
+            # Any leg may tell it: Asterisk showed it only on the agent's leg (withheld.jsonl).
+            # An outbound call's legs carry the center's own presentation, not the customer's.
+            call.withheld = True
         return call
 
     def _new_call(self, channel: obs.ChannelInfo, at: datetime) -> _Call:
@@ -333,6 +347,10 @@ class CallTracker:
             return Outcome.ABANDONED if call.abandoned else Outcome.QUEUE_TIMEOUT
         if call.last_dial_status in _DIAL_OUTCOMES:
             return _DIAL_OUTCOMES[call.last_dial_status]
+        if call.originated and not call.last_dial_status:
+            # An Originate whose ring timed out ends with no DialEnd at all (dial.c's
+            # handle_timeout_trip): nobody answered the first leg.
+            return Outcome.RING_NO_ANSWER
         return Outcome.ABANDONED if call.direction is Direction.INBOUND else Outcome.FAILED
 
     # Queue -------------------------------------------------------------------------------
@@ -492,14 +510,22 @@ class CallTracker:
             return
         agent = self._agent_of(event.dest.device)
         if agent is None:
-            if call.direction is Direction.OUTBOUND and not call.number:
-                call.number = _known(event.dest.caller_number) or event.dest.exten
+            if call.direction is Direction.OUTBOUND:
+                self._customer_dialled(call, event, out)
             return
         if agent[0] == call.agent_interface and call.direction is Direction.OUTBOUND:
+            call.originated = call.originated or not event.caller_uniqueid
             return
         if call.open_attempt(agent[0]) is None:
             call.attempts.append(RingAttempt(agent[0], agent[1], "", event.at))
             out.append(CallRinging(call.snapshot(self.pbx), agent[0], agent[1]))
+
+    def _customer_dialled(self, call: _Call, event: obs.DialStarted, out: Emitted) -> None:
+        if not call.number:
+            call.number = _known(event.dest.caller_number) or event.dest.exten
+        if call.agent_interface and not call.dialled:
+            call.dialled = True
+            out.append(CallDialled(call.snapshot(self.pbx), call.agent_interface))
 
     def _dial_ended(self, event: obs.DialEnded, out: Emitted) -> None:
         call = self._call_of(event.dest.uniqueid)

@@ -84,6 +84,8 @@ class CallSnapshot:
     direction: Direction
     number: str
     name: str
+    # The caller withheld their number: agents see neither it nor the customer it matched.
+    withheld: bool
     queue: str
     agent_interface: str
     agent_name: str
@@ -148,6 +150,13 @@ class CallRinging(CallEvent):
 
     interface: str
     member_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallDialled(CallEvent):
+    """An agent's outbound call is dialling the customer: the calling agent's screen-pop trigger."""
+
+    interface: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,8 @@ class ChannelInfo:
     connected_name: str = ""
     context: str = ""
     exten: str = ""
+    # The caller asked for their number not to be shown (presentation prohibited).
+    withheld: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +169,14 @@ class QueueResult(Observation):
 
     caller_uniqueid: str
     status: str
+
+
+@dataclass(frozen=True, slots=True)
+class NumberDialled(Observation):
+    """The number an outbound call was placed to, told on its first channel before it is dialled."""
+
+    uniqueid: str
+    number: str
 
 
 @dataclass(frozen=True, slots=True)

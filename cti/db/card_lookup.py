@@ -38,20 +38,27 @@ class CardLookup:
             tune_sqlite(self._reader, busy_timeout_ms)
             self._threads = ThreadPoolExecutor(THREADS, thread_name_prefix="pop-lookup")
 
-    async def cards(self, number: Number, suffix_digits: int, limit: int) -> list[Card]:
-        """The cards of the customers holding `number`, most recent contact first."""
+    async def cards(
+        self, number: Number, suffix_digits: int, limit: int, *, withheld: bool
+    ) -> list[Card]:
+        """The cards of the customers holding `number`, most recent contact first; the calls of
+        withheld callers are in their histories only if `withheld`."""
         if self._threads is None:
             async with self._engine.connect() as connection:
-                return await connection.run_sync(pop_cards, number, suffix_digits, limit)
+                return await connection.run_sync(
+                    pop_cards, number, suffix_digits, limit, withheld=withheld
+                )
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self._threads, self._cards_here, number, suffix_digits, limit
+            self._threads, self._cards_here, number, suffix_digits, limit, withheld
         )
 
-    def _cards_here(self, number: Number, suffix_digits: int, limit: int) -> list[Card]:
+    def _cards_here(
+        self, number: Number, suffix_digits: int, limit: int, withheld: bool
+    ) -> list[Card]:
         assert self._reader is not None
         with self._reader.connect() as connection:
-            return pop_cards(connection, number, suffix_digits, limit)
+            return pop_cards(connection, number, suffix_digits, limit, withheld=withheld)
 
     def close(self) -> None:
         if self._threads is not None:

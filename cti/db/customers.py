@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, or_, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cti.core.numbers import Number, reversed_digits
@@ -56,38 +56,48 @@ _PHONES = (
     .where(PhoneNumber.customer_id.in_(bindparam("ids", expanding=True)))
     .order_by(PhoneNumber.id)
 )
-# Every card's history in one query: the latest calls of each customer.
-_RANKED = (
-    select(
-        Call.customer_id,
-        Call.started_at,
-        Call.direction,
-        Call.queue,
-        Call.agent_name,
-        Call.outcome,
-        Call.disposition,
-        Call.notes,
-        func.row_number()
-        .over(partition_by=Call.customer_id, order_by=Call.started_at.desc())
-        .label("rank"),
+
+
+def _history(withheld: bool) -> Select[Any]:
+    """Every card's history in one query: the latest calls of each customer, those of a
+    withheld caller only if `withheld` (for the roles that may see them)."""
+    where = [Call.customer_id.in_(bindparam("ids", expanding=True))]
+    if not withheld:
+        where.append(Call.withheld.is_(False))
+    ranked = (
+        select(
+            Call.customer_id,
+            Call.started_at,
+            Call.direction,
+            Call.queue,
+            Call.agent_name,
+            Call.outcome,
+            Call.disposition,
+            Call.notes,
+            func.row_number()
+            .over(partition_by=Call.customer_id, order_by=Call.started_at.desc())
+            .label("rank"),
+        )
+        .where(*where)
+        .subquery()
     )
-    .where(Call.customer_id.in_(bindparam("ids", expanding=True)))
-    .subquery()
-)
-_HISTORY = (
-    select(
-        _RANKED.c.customer_id,
-        _RANKED.c.started_at,
-        _RANKED.c.direction,
-        _RANKED.c.queue,
-        _RANKED.c.agent_name,
-        _RANKED.c.outcome,
-        _RANKED.c.disposition,
-        _RANKED.c.notes,
+    return (
+        select(
+            ranked.c.customer_id,
+            ranked.c.started_at,
+            ranked.c.direction,
+            ranked.c.queue,
+            ranked.c.agent_name,
+            ranked.c.outcome,
+            ranked.c.disposition,
+            ranked.c.notes,
+        )
+        .where(ranked.c.rank <= bindparam("calls"))
+        .order_by(ranked.c.started_at.desc())
     )
-    .where(_RANKED.c.rank <= bindparam("calls"))
-    .order_by(_RANKED.c.started_at.desc())
-)
+
+
+_HISTORY = {shown: _history(shown) for shown in (True, False)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +162,12 @@ class Card:
 # through AsyncConnection.run_sync.
 
 
-def pop_cards(connection: Connection, number: Number, suffix_digits: int, limit: int) -> list[Card]:
+def pop_cards(
+    connection: Connection, number: Number, suffix_digits: int, limit: int, *, withheld: bool
+) -> list[Card]:
     """The cards a screen-pop shows for a caller: at most `limit`, most recent contact first."""
-    return load_cards(connection, find_by_number(connection, number, suffix_digits)[:limit])
+    ids = find_by_number(connection, number, suffix_digits)[:limit]
+    return load_cards(connection, ids, withheld=withheld)
 
 
 def find_by_number(connection: Connection, number: Number, suffix_digits: int) -> list[int]:
@@ -199,8 +212,11 @@ def search(connection: Connection, text: str, number: Number, suffix_digits: int
     return list(dict.fromkeys([*by_number, *by_name]))[:MAX_MATCHES]
 
 
-def load_cards(connection: Connection, ids: list[int], calls: int = 5) -> list[Card]:
-    """The customers' cards in the order of `ids`, each with its `calls` latest calls."""
+def load_cards(
+    connection: Connection, ids: list[int], calls: int = 5, *, withheld: bool
+) -> list[Card]:
+    """The customers' cards in the order of `ids`, each with its `calls` latest calls (with
+    the calls of withheld callers only if `withheld`)."""
     if not ids:
         return []
     customers = {row.id: row for row in connection.execute(_CUSTOMERS, {"ids": ids})}
@@ -208,7 +224,8 @@ def load_cards(connection: Connection, ids: list[int], calls: int = 5) -> list[C
     for customer_id, raw, e164, label in connection.execute(_PHONES, {"ids": ids}):
         phones.setdefault(customer_id, []).append((raw, e164, label))
     history: dict[int, list[PastCall]] = {}
-    for customer_id, *call in connection.execute(_HISTORY, {"ids": ids, "calls": calls}):
+    rows = connection.execute(_HISTORY[withheld], {"ids": ids, "calls": calls})
+    for customer_id, *call in rows:
         history.setdefault(customer_id, []).append(PastCall(*call))
     cards = []
     for customer_id in ids:

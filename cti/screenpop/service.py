@@ -1,9 +1,11 @@
 """Turns ringing calls into pops on the right agents' sockets, and takes them back.
 
-Targeting: the interface that rings (AgentCalled's member, or the device of a direct dial) is
-matched to users through every endpoint the floor knows for it; an interface that rings nobody is
-reported once on /healthz and in the log. The customer lookup gets a time budget: past it, the
-pop goes out with the number alone and an update follows when the lookup answers.
+Targeting: the interface that rings (AgentCalled's member, or the device of a direct dial), or the
+agent whose outbound call is dialling the customer, is matched to users through every endpoint the
+floor knows for it; an interface that rings nobody is reported once on /healthz and in the log.
+The customer lookup gets a time budget: past it, the pop goes out with the number alone and an
+update follows when the lookup answers. A caller who withheld their number pops as "withheld",
+with no number, name or card, for the users whose role may not see it.
 """
 
 from __future__ import annotations
@@ -13,16 +15,17 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from cti.config import ScreenPopConfig
+from cti.config import PrivacyConfig, ScreenPopConfig
 from cti.core.events import (
     CallAnswered,
+    CallDialled,
     CallEnded,
     CallRinging,
     CallSnapshot,
     RingResult,
     RingStopped,
 )
-from cti.core.numbers import Number, NumberRules, normalize
+from cti.core.numbers import Number, NumberKind, NumberRules, normalize
 from cti.db.card_lookup import CardLookup
 from cti.db.customers import Card
 from cti.directory import Directory, Person
@@ -56,6 +59,7 @@ class ScreenPop:
         rules: Mapping[str, NumberRules],
         default_rules: NumberRules,
         config: ScreenPopConfig,
+        privacy: PrivacyConfig,
         suffix_digits: int,
         health: HealthRegistry,
         external: ExternalSource | None = None,
@@ -67,6 +71,7 @@ class ScreenPop:
         self._rules = rules
         self._default_rules = default_rules
         self._config = config
+        self._privacy = privacy
         self._suffix_digits = suffix_digits
         self._health = health
         self._external = external
@@ -77,7 +82,10 @@ class ScreenPop:
         """Bus subscriber. Each pop runs as its own task, so a slow lookup never delays the
         next call's pop; what follows a pop (answered, withdrawn) waits for it to be out."""
         match event:
-            case CallRinging(call=call, interface=interface):
+            case (
+                CallRinging(call=call, interface=interface)
+                | CallDialled(call=call, interface=interface)
+            ):
                 key = (call_key(call), interface)
                 task = asyncio.create_task(self._ring(call, interface), name=f"pop:{key[0]}")
                 self._popping[key] = task
@@ -124,11 +132,20 @@ class ScreenPop:
 
     async def _ring(self, call: CallSnapshot, interface: str) -> None:
         people = self._people(call, interface)
+        shown = [p for p in people if self._privacy.shows_withheld(p.role)]
+        if call.withheld and len(shown) < len(people):
+            hidden = [p for p in people if p not in shown]
+            self._publish(hidden, "pop", self._withheld(call, interface))
+            people = shown
         if not people:
             return
         number = normalize(call.number, self._rules.get(call.pbx, self._default_rules))
         pop = self._payload(call, interface, number)
-        lookup = asyncio.create_task(self._lookup(number), name=f"pop-lookup:{call.call_id}")
+        # Past calls of withheld callers only on cards all of these people may see them on.
+        withheld = len(shown) == len(people)
+        lookup = asyncio.create_task(
+            self._lookup(number, withheld), name=f"pop-lookup:{call.call_id}"
+        )
         try:
             async with asyncio.timeout(self._config.lookup_budget_ms / 1000):
                 cards, external = await asyncio.shield(lookup)
@@ -162,9 +179,13 @@ class ScreenPop:
         for person in people:
             self._hub.publish(channel_of(person.user_id), kind, data)
 
-    async def _lookup(self, number: Number) -> tuple[list[Card], ExternalMatch | None]:
+    async def _lookup(
+        self, number: Number, withheld: bool
+    ) -> tuple[list[Card], ExternalMatch | None]:
         try:
-            cards = await self._cards.cards(number, self._suffix_digits, POP_CARDS)
+            cards = await self._cards.cards(
+                number, self._suffix_digits, POP_CARDS, withheld=withheld
+            )
         except Exception:
             # A failing database must not cost the agent the pop itself.
             logger.exception("screen-pop: customer lookup failed")
@@ -190,6 +211,16 @@ class ScreenPop:
             "external": None,
             "pop_url": "",
             "complete": False,
+        }
+
+    def _withheld(self, call: CallSnapshot, interface: str) -> dict[str, Any]:
+        """The pop of a withheld caller for those who may not see who it is: no lookup at all."""
+        hidden = Number("", NumberKind.WITHHELD)
+        return {
+            **self._payload(call, interface, hidden),
+            "number": "",
+            "name": "",
+            "complete": True,
         }
 
     def _enriched(

@@ -146,6 +146,12 @@ RIG_AGENTS = (
     AgentProfile("Local/agent8@agents", "ringing", 2, 3),
 )
 
+# The rig's [customer] numbers that do not pick up; every other number answers (the `_X.` pattern).
+RIG_CUSTOMERS = (
+    AgentProfile("Local/14155550170@customer", "busy", 0, 0),
+    AgentProfile("Local/14155550171@customer", "never", 40, 0),
+)
+
 
 def _bare(exten: str, queue: str, timeout: int) -> InboundRoute:
     return InboundRoute(
@@ -208,6 +214,7 @@ class SimulatorConfig:
     users: tuple[ManagerUser, ...] = (LIMITED_USER,)
     queues: tuple[QueueConfig, ...] = RIG_QUEUES
     agents: tuple[AgentProfile, ...] = RIG_AGENTS
+    customers: tuple[AgentProfile, ...] = RIG_CUSTOMERS
     routes: tuple[InboundRoute, ...] = RIG_ROUTES
     # Queues the traffic generator sends calls to; each needs an inbound route.
     traffic_queues: tuple[str, ...] = ("support", "sales")
@@ -293,3 +300,7 @@ class SimulatorConfig:
     def profile(self, device: str) -> AgentProfile:
         found = next((a for a in self.agents if a.device == device), None)
         return found or AgentProfile(device)
+
+    def customer(self, device: str) -> AgentProfile | None:
+        """A dialled customer the dialplan gives its own extension, if any."""
+        return next((c for c in self.customers if c.device == device), None)

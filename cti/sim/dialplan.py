@@ -111,7 +111,10 @@ def lookup(pbx: Pbx, context: str, exten: str, chan: Channel | None = None) -> l
     device = f"Local/{exten}@{context}"
     plan = pbx.plans.get(chan.linkedid) if chan is not None else None
     if context == "customer" and exten.isdigit():
-        profile = plan.customer(device) if plan else AgentProfile(device, "answer", 1, 2)
+        # An exact extension wins over the `_X.` pattern, as in Asterisk's dialplan.
+        profile = config.customer(device)
+        if profile is None:
+            profile = plan.customer(device) if plan else AgentProfile(device, "answer", 1, 2)
         return agent_steps(profile, {})
     if pbx.is_phone(device):
         profile = plan.agent(device) if plan else config.profile(device)

@@ -81,7 +81,10 @@ async def originate(pbx: Pbx, req: OriginateRequest) -> Outcome:
     status = dial.outcome(leg)
     if status != "ANSWER" and leg.ending:
         status = "HANGUP"
-    ch.dial_event(pbx, "DialEnd", None, leg, [("DialStatus", _dial_status(status))])
+    if status != "NOANSWER":
+        # When the Originate's own timeout ends the ring, Asterisk's dialler hangs the leg up
+        # without a DialEnd (main/dial.c handle_timeout_trip); the OriginateResponse says Reason 3.
+        ch.dial_event(pbx, "DialEnd", None, leg, [("DialStatus", _dial_status(status))])
     if status != "ANSWER":
         ch.request_hangup(pbx, leg, 0 if status != "BUSY" else 17, announce=False)
         ch.hangup(pbx, leg)

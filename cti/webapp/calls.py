@@ -18,7 +18,7 @@ from cti.errors import NotFoundError
 from cti.i18n import N_
 from cti.webapp.policy import Role, requires
 from cti.webapp.render import render, user_timezone
-from cti.webapp.security import current_session, user_role
+from cti.webapp.security import current_session, sees_withheld, user_role
 
 PAGE: Final = 100
 # How the timeline names a call's end that was not seen live.
@@ -34,7 +34,7 @@ def _filter(request: web.Request) -> CallFilter:
     session = current_session(request)
     if user_role(session) < Role.SUPERVISOR:
         wanted = wanted.restricted_to(session.user.id)
-    return wanted
+    return wanted if sees_withheld(request) else wanted.hiding_withheld()
 
 
 @requires(Role.AGENT)
@@ -59,6 +59,7 @@ async def call_list(request: web.Request) -> web.StreamResponse:
         "queues": sorted(queues),
         "agents": agents,
         "outcomes": OUTCOMES,
+        "hide_withheld": wanted.hide_withheld,
     }
     return await render(request, "calls.html", context)
 
@@ -71,13 +72,13 @@ async def call_detail(request: web.Request) -> web.StreamResponse:
     session_ = current_session(request)
     async with request.app[keys.DB]() as session:
         call = await session.get(Call, int(raw))
-        customer = (
-            await session.get(Customer, call.customer_id) if call and call.customer_id else None
-        )
-    if call is None or (
-        user_role(session_) < Role.SUPERVISOR and call.agent_user_id != session_.user.id
-    ):
-        raise NotFoundError(f"no call {raw}")
+        if call is None or (
+            user_role(session_) < Role.SUPERVISOR and call.agent_user_id != session_.user.id
+        ):
+            raise NotFoundError(f"no call {raw}")
+        hidden = call.withheld and not sees_withheld(request)
+        customer_id = None if hidden else call.customer_id
+        customer = await session.get(Customer, customer_id) if customer_id else None
     timeline = [
         (moment, label, "")
         for moment, label in (
@@ -100,7 +101,12 @@ async def call_detail(request: web.Request) -> web.StreamResponse:
     return await render(
         request,
         "call.html",
-        {"call": call, "customer": customer, "timeline": sorted(timeline, key=lambda t: t[0])},
+        {
+            "call": call,
+            "hidden": hidden,
+            "customer": customer,
+            "timeline": sorted(timeline, key=lambda t: t[0]),
+        },
     )
 
 

@@ -35,6 +35,11 @@ LABELS = {
     "withheld": N_("Withheld number"),
     "unknown": N_("No caller number"),
     "incoming": N_("Incoming call"),
+    "outgoing": N_("Outgoing call"),
+    "outcome-busy": N_("busy"),
+    "outcome-ring-no-answer": N_("no answer"),
+    "outcome-failed": N_("failed"),
+    "outcome-abandoned": N_("hung up before an answer"),
     "several": N_("Several customers have this number: pick the caller."),
 }
 

@@ -15,6 +15,7 @@ from cti.errors import DomainError, NotFoundError
 from cti.sms import template_store
 from cti.webapp.policy import Role, requires
 from cti.webapp.render import render
+from cti.webapp.security import sees_withheld
 
 EDITABLE = (*TEXT_FIELDS, "email", "vip", "tags", "notes")
 
@@ -70,7 +71,9 @@ async def search_page(request: web.Request) -> web.StreamResponse:
             connection = await session.connection()
             number = _number(request, text)
             ids = await connection.run_sync(customers.search, query, number, suffix)
-            cards = await connection.run_sync(customers.load_cards, ids, 1)
+            cards = await connection.run_sync(
+                customers.load_cards, ids, 1, withheld=sees_withheld(request)
+            )
     context = {
         "q": query,
         "phone": phone,
@@ -116,7 +119,9 @@ async def customer_page(
     sms = request.app[keys.SMS]
     async with request.app[keys.DB]() as session:
         connection = await session.connection()
-        cards = await connection.run_sync(customers.load_cards, [customer_id], 20)
+        cards = await connection.run_sync(
+            customers.load_cards, [customer_id], 20, withheld=sees_withheld(request)
+        )
         phone_ids = await customers.phone_ids(session, customer_id)
         template_names = await template_store.names(session)
     if not cards:

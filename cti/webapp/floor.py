@@ -40,6 +40,7 @@ LABELS = {
     "add": N_("Add to queue"),
     "done": N_("Done."),
     "reconnecting": N_("reconnecting"),
+    "withheld": N_("Withheld number"),
 }
 
 
@@ -73,12 +74,14 @@ def queue_json(queue: QueueSnapshot) -> dict[str, Any]:
     }
 
 
-def call_json(call: CallSnapshot) -> dict[str, Any]:
+def call_json(call: CallSnapshot, hide_withheld: bool) -> dict[str, Any]:
+    hidden = call.withheld and hide_withheld
     return {
         "key": f"{call.pbx}/{call.call_id}",
         "direction": call.direction.value,
-        "number": call.number,
-        "name": call.name,
+        "number": "" if hidden else call.number,
+        "name": "" if hidden else call.name,
+        "withheld": call.withheld,
         "queue": call.queue,
         "agent": call.agent_name or call.agent_interface,
         "started_at": _iso(call.started_at),
@@ -88,27 +91,35 @@ def call_json(call: CallSnapshot) -> dict[str, Any]:
     }
 
 
+def _hides_withheld(app: web.Application) -> bool:
+    """The floor is one broadcast to supervisors and admins: it shows a withheld caller only if
+    the lowest of them may see who it is."""
+    return not app[keys.CONFIG].privacy.shows_withheld(Role.SUPERVISOR.label)
+
+
 async def publish(app: web.Application, event: object) -> None:
     """Bus subscriber: every floor change goes to the supervisors' sockets."""
     hub = app[keys.PUSH]
+    hide = _hides_withheld(app)
     match event:
         case AgentChanged(agent=agent):
             hub.publish(CHANNEL, "agent", agent_json(agent))
         case QueueChanged(queue=queue):
             hub.publish(CHANNEL, "queue", queue_json(queue))
         case CallEnded(call=call):
-            hub.publish(CHANNEL, "call-ended", call_json(call))
+            hub.publish(CHANNEL, "call-ended", call_json(call, hide))
         case CallEvent(call=call):
-            hub.publish(CHANNEL, "call", call_json(call))
+            hub.publish(CHANNEL, "call", call_json(call, hide))
 
 
 def snapshot(app: web.Application, now: datetime) -> dict[str, Any]:
     feeds = app[keys.FEEDS].values()
+    hide = _hides_withheld(app)
     return {
         "seq": app[keys.PUSH].last_seq(CHANNEL),
         "agents": [agent_json(a) for f in feeds for a in f.state.floor.agents(now)],
         "queues": [queue_json(q) for f in feeds for q in f.state.floor.queues()],
-        "calls": [call_json(c) for f in feeds for c in f.state.calls.live()],
+        "calls": [call_json(c, hide) for f in feeds for c in f.state.calls.live()],
         "kpis": app[keys.TODAY].rows(),
         "pause_reasons": app[keys.CONFIG].kpi.pause_reasons,
     }

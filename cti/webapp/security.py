@@ -49,6 +49,11 @@ def user_role(session: ActiveSession) -> Role:
     return Role.parse(session.user.role)
 
 
+def sees_withheld(request: web.Request) -> bool:
+    """Whether the signed-in user's role may see who a caller that withheld their number is."""
+    return request.app[keys.CONFIG].privacy.shows_withheld(current_session(request).user.role)
+
+
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:

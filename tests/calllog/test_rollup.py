@@ -162,6 +162,7 @@ async def test_a_call_written_late_into_a_summed_hour_is_counted(db: Db) -> None
         direction=Direction.INBOUND,
         number="+14155550100",
         name="",
+        withheld=False,
         queue="support",
         agent_interface="",
         agent_name="",

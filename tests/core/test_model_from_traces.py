@@ -14,6 +14,7 @@ from cti.ami.translate import Translator, member_info
 from cti.core.events import (
     AgentChanged,
     AgentState,
+    CallDialled,
     CallEnded,
     CallRinging,
     CallSnapshot,
@@ -145,6 +146,16 @@ def test_utf8_and_anonymous_callers() -> None:
     assert (second.number, second.name, second.agent_name) == ("+8613812345678", "王先生", "Alice")
 
 
+def test_a_withheld_caller_is_marked_before_the_agent_rings() -> None:
+    _, events = run("withheld")
+    (call,) = ended(events)
+    assert (call.number, call.withheld) == ("+14155550115", True)
+    # Only the agent's leg carried "Presentation Prohibited", just before AgentCalled.
+    assert [e.call.withheld for e in events if isinstance(e, CallRinging)] == [True]
+    for name in ("answered", "anonymous", "clicktodial"):
+        assert not any(c.withheld for c in ended(run(name)[1])), name
+
+
 def test_click_to_dial_is_an_outbound_call_of_the_agent() -> None:
     _, events = run("clicktodial")
     (call,) = ended(events)
@@ -154,7 +165,9 @@ def test_click_to_dial_is_an_outbound_call_of_the_agent() -> None:
         "Alice",
     )
     assert call.outcome is Outcome.ANSWERED
-    assert not [e for e in events if isinstance(e, CallRinging)], "no pop for one's own call"
+    assert not [e for e in events if isinstance(e, CallRinging)], "one's own phone rang"
+    (dialled,) = [e for e in events if isinstance(e, CallDialled)]
+    assert (dialled.interface, dialled.call.number) == (call.agent_interface, "15551230000")
 
 
 def test_recording_file_name_and_caller_hangup_reason() -> None:

@@ -35,7 +35,9 @@ async def lookup(engine: AsyncEngine, db: Db) -> AsyncIterator[CardLookup]:
 
 
 async def find(lookup: CardLookup, raw: str, region: str = "FR") -> list[str]:
-    cards = await lookup.cards(normalize(raw, NumberRules(region)), 8, customers.MAX_MATCHES)
+    cards = await lookup.cards(
+        normalize(raw, NumberRules(region)), 8, customers.MAX_MATCHES, withheld=True
+    )
     return [card.name for card in cards]
 
 
@@ -97,8 +99,8 @@ async def test_merge_moves_numbers_and_calls_and_drops_the_duplicate(db: Db) -> 
         await customers.merge(session, keep, drop)
     async with db() as session:
         connection = await session.connection()
-        (card,) = await connection.run_sync(customers.load_cards, [keep])
-        assert await connection.run_sync(customers.load_cards, [drop]) == []
+        (card,) = await connection.run_sync(customers.load_cards, [keep], withheld=True)
+        assert await connection.run_sync(customers.load_cards, [drop], withheld=True) == []
     assert sorted(e164 for _, e164, _ in card.phones) == ["+33142685300", "+33612345678"]
     assert len(card.last_calls) == 1
     with pytest.raises(DomainError, match="into itself"):
@@ -114,3 +116,30 @@ async def test_a_number_cannot_be_added_twice_to_one_customer(db: Db) -> None:
     with pytest.raises(DomainError, match="not a valid phone number"):
         async with db.begin() as session:
             await customers.add_phone(session, chloe, "12", normalize("12"), "")
+
+
+async def test_a_withheld_callers_calls_stay_off_the_card_unless_they_may_be_seen(
+    db: Db, lookup: CardLookup
+) -> None:
+    chloe = await add(db, "Chloé Dubois", "01 42 68 53 00")
+    async with db.begin() as session:
+        for minute, withheld in ((1, False), (2, True)):
+            session.add(
+                Call(
+                    pbx="p",
+                    uniqueid=f"x{minute}",
+                    direction="inbound",
+                    customer_id=chloe,
+                    queue=f"q{minute}",
+                    withheld=withheld,
+                    started_at=datetime(2026, 11, 1, 9, minute, tzinfo=UTC),
+                )
+            )
+    number = normalize("01 42 68 53 00", FR)
+    for withheld, queues in ((True, ["q2", "q1"]), (False, ["q1"])):
+        (card,) = await lookup.cards(number, 8, 5, withheld=withheld)
+        assert [c.queue for c in card.last_calls] == queues
+        async with db() as session:
+            connection = await session.connection()
+            (page,) = await connection.run_sync(customers.load_cards, [chloe], 1, withheld=withheld)
+        assert [c.queue for c in page.last_calls] == queues[:1]

@@ -83,7 +83,9 @@ async def floor(tmp_path: Path) -> AsyncIterator[Floor]:
     simulator = await run_simulator(SimulatorConfig(time_scale=0.25, seed=7))
     database = DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path / 'console.db'}")
     await seed(database)
-    pbx = PbxConfig(name="sim", port=simulator.port, secret=Secret("ctisecret"))
+    pbx = PbxConfig(
+        name="sim", port=simulator.port, secret=Secret("ctisecret"), outbound_context="outbound"
+    )
     server = TestServer(create_app(Config(database=database, pbx=[pbx])), host="127.0.0.1")
     await server.start_server()
     yield Floor(str(server.make_url("")).rstrip("/"), simulator)
@@ -135,3 +137,50 @@ async def test_an_unknown_caller_is_created_from_the_pop_and_known_next_time(
         .first
     ).to_have_text("Nora New", timeout=10_000)
     await second
+
+
+async def dial(page: Page, number: str) -> None:
+    form = page.get_by_test_id("dial-form")
+    await form.locator("input[name=number]").fill(number)
+    await form.locator("button[type=submit]").click()
+
+
+async def test_calling_a_customer_from_the_console_shows_their_card(
+    page: Page, floor: Floor
+) -> None:
+    """A click-to-dial call never showed on the console: no pop, no card, no wrap-up."""
+    await open_console(page, floor)
+    await dial(page, "+1 415 555 0100")
+    pop = page.get_by_test_id("pop")
+    await expect(pop.get_by_test_id("customer-name")).to_have_text("Ms Jane Roe", timeout=10_000)
+    await expect(pop.locator("[data-field=number]")).to_have_text("14155550100")
+    await expect(pop).to_have_attribute("data-state", "ended", timeout=10_000)
+    await expect(pop.get_by_test_id("wrapup")).to_be_visible()
+    await expect(page.get_by_test_id("dial-status")).to_have_text("14155550100: answered")
+
+
+async def test_a_busy_customer_shows_as_a_call_that_ended_busy(page: Page, floor: Floor) -> None:
+    await open_console(page, floor)
+    await dial(page, "(415) 555-0170")
+    pop = page.get_by_test_id("pop")
+    await expect(pop.get_by_test_id("pop-caller")).to_have_text("Outgoing call", timeout=10_000)
+    await expect(pop).to_have_attribute("data-state", "ended", timeout=10_000)
+    await expect(pop.locator("[data-field=state]")).to_have_text("Call ended: busy")
+
+
+async def test_a_withheld_caller_pops_as_withheld_without_the_card(
+    page: Page, floor: Floor
+) -> None:
+    """The console showed a withheld caller's number and customer card to the agent."""
+    await open_console(page, floor)
+    call = asyncio.create_task(
+        floor.simulator.run_scenario("withheld", caller='"Jane Roe" <+14155550100>')
+    )
+    pop = page.get_by_test_id("pop")
+    await expect(pop.locator("[data-field=number]")).to_have_text("Withheld number", timeout=10_000)
+    await expect(pop.get_by_test_id("pop-caller")).to_have_text("Incoming call")
+    await expect(pop.get_by_test_id("wrapup")).to_be_visible(timeout=10_000)
+    await expect(pop.get_by_test_id("customer-card")).to_have_count(0)
+    await expect(pop).not_to_contain_text("Jane")
+    await expect(pop).not_to_contain_text("4155550100")
+    await call

@@ -8,6 +8,7 @@ elsewhere.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -19,7 +20,7 @@ from aiohttp.test_utils import TestServer
 
 from cti import keys
 from cti.app import create_app
-from cti.config import Config, DatabaseConfig, PbxConfig, ScreenPopConfig, Secret
+from cti.config import Config, DatabaseConfig, PbxConfig, PrivacyConfig, ScreenPopConfig, Secret
 from cti.core.events import CallEnded
 from cti.core.numbers import normalize
 from cti.db import customers, migrate, users
@@ -32,6 +33,7 @@ from tests.webtools import AppClient, login
 AGENTS = {"alice": "agent1", "bob": "agent2", "carol": "agent3", "dave": "agent4", "eve": "agent5"}
 PASSWORD = "long enough password"
 Messages = dict[str, list[dict[str, Any]]]
+Replay = Callable[..., Awaitable[Messages]]
 
 
 async def seed(database: DatabaseConfig) -> None:
@@ -52,6 +54,11 @@ async def seed(database: DatabaseConfig) -> None:
             {"name": "Jane Roe", "salutation": "Ms", "segment": "gold", "vip": True},
             [("+14155550100", normalize("+14155550100"), "mobile")],
         )
+        await customers.create_customer(
+            session,
+            {"name": "Hidden Person", "notes": "asked not to be named"},
+            [("+14155550115", normalize("+14155550115"), "home")],
+        )
     await engine.dispose()
 
 
@@ -60,11 +67,11 @@ async def replay_pops(
     tmp_path: Path,
     aiohttp_server: Callable[[web.Application], Awaitable[TestServer]],
     aiohttp_client: Callable[[TestServer], Awaitable[AppClient]],
-) -> AsyncIterator[Callable[[str], Awaitable[Messages]]]:
+) -> AsyncIterator[Replay]:
     """Replays a capture into a fresh app; returns what each agent's socket received."""
     async with AsyncExitStack() as stack:
 
-        async def run(name: str) -> Messages:
+        async def run(name: str, privacy: PrivacyConfig | None = None) -> Messages:
             replay = await stack.enter_async_context(replaying(name, 512))
             database = DatabaseConfig(url=f"sqlite+aiosqlite:///{tmp_path / f'{name}.db'}")
             await seed(database)
@@ -72,7 +79,12 @@ async def replay_pops(
             pbx = PbxConfig(name="rig", port=replay.port, secret=Secret("s"), wrapup_seconds=wrapup)
             urls = {"support": "https://crm.example/c/{customer_id}?phone={e164}"}
             app = create_app(
-                Config(database=database, pbx=[pbx], screenpop=ScreenPopConfig(pop_urls=urls))
+                Config(
+                    database=database,
+                    pbx=[pbx],
+                    screenpop=ScreenPopConfig(pop_urls=urls),
+                    privacy=privacy or PrivacyConfig(),
+                )
             )
             all_ended = asyncio.Event()
 
@@ -112,7 +124,7 @@ def kinds(messages: list[dict[str, Any]]) -> list[str]:
 
 
 async def test_answered_call_pops_alice_only_with_the_customer_card(
-    replay_pops: Callable[[str], Awaitable[Messages]],
+    replay_pops: Replay,
 ) -> None:
     received = await replay_pops("answered")
     assert kinds(received["alice"])[:1] == ["pop"]
@@ -137,7 +149,7 @@ async def test_answered_call_pops_alice_only_with_the_customer_card(
 
 
 async def test_ringall_pops_both_and_withdraws_the_loser(
-    replay_pops: Callable[[str], Awaitable[Messages]],
+    replay_pops: Replay,
 ) -> None:
     received = await replay_pops("ringnoanswer")
     assert kinds(received["dave"])[0] == "pop"
@@ -149,7 +161,7 @@ async def test_ringall_pops_both_and_withdraws_the_loser(
 
 
 async def test_dump_pops_and_withdraws_eve_on_every_retry(
-    replay_pops: Callable[[str], Awaitable[Messages]],
+    replay_pops: Replay,
 ) -> None:
     received = await replay_pops("dump")
     pattern = kinds(received["eve"])
@@ -157,3 +169,26 @@ async def test_dump_pops_and_withdraws_eve_on_every_retry(
     assert pattern.count("pop") >= 5
     assert pattern.count("withdraw") == pattern.count("pop")
     assert {m["data"]["result"] for m in received["eve"] if m["kind"] == "withdraw"} == {"dumped"}
+
+
+async def test_a_withheld_caller_pops_for_an_agent_without_number_name_or_card(
+    replay_pops: Replay,
+) -> None:
+    """The pop showed a withheld caller's number, name and customer card to the agent."""
+    received = await replay_pops("withheld")
+    assert kinds(received["alice"]) == ["pop", "answered", "ended"]
+    pop = received["alice"][0]["data"]
+    assert (pop["number_kind"], pop["number"], pop["name"], pop["e164"]) == ("withheld", "", "", "")
+    assert (pop["customers"], pop["external"], pop["pop_url"]) == ([], None, "")
+    text = json.dumps(received["alice"], ensure_ascii=False)
+    assert "4155550115" not in text
+    assert "Hidden" not in text
+
+
+async def test_a_role_allowed_to_see_withheld_callers_gets_the_number_and_card(
+    replay_pops: Replay,
+) -> None:
+    received = await replay_pops("withheld", PrivacyConfig(show_withheld_to=["agent"]))
+    pop = received["alice"][0]["data"]
+    assert (pop["number"], pop["e164"]) == ("+14155550115", "+14155550115")
+    assert [card["name"] for card in pop["customers"]] == ["Hidden Person"]

@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from cti.config import DatabaseConfig, ScreenPopConfig
+from cti.config import DatabaseConfig, PrivacyConfig, ScreenPopConfig
 from cti.core import observations as obs
 from cti.core.numbers import NumberRules
 from cti.core.pbx_state import PbxState
@@ -118,6 +118,7 @@ async def make_rig(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Rig]
                 rules={},
                 default_rules=NumberRules("US"),
                 config=ScreenPopConfig(lookup_budget_ms=budget_ms),
+                privacy=PrivacyConfig(),
                 suffix_digits=8,
                 health=health,
                 external=external,

@@ -17,12 +17,12 @@ def names(messages: list[AmiMessage]) -> list[str]:
     return [first(m, "Event") for m in events(messages)]
 
 
-async def originate_outcome(client: AmiTestClient, **headers: str) -> AmiMessage:
+async def originate_outcome(client: AmiTestClient, **headers: str) -> list[AmiMessage]:
+    """What the session got up to the Originate's OriginateResponse, which comes last."""
     action_id = client.send("Originate", Async="true", **headers)
-    found = await client.until(
+    return await client.until(
         lambda m: m.get("Event") == "OriginateResponse" and first(m, "ActionID") == action_id
     )
-    return found[-1]
 
 
 @pytest.mark.parametrize(
@@ -34,12 +34,16 @@ async def test_originate_failures_report_asterisks_reasons(
 ) -> None:
     sim = await start_sim()
     client = await connect(sim)
-    response = await originate_outcome(
+    got = await originate_outcome(
         client, Channel=channel, Context="outbound", Exten="15551230000", Timeout="2000"
     )
+    response = got[-1]
     assert (first(response, "Response"), first(response, "Reason")) == ("Failure", reason)
     assert first(response, "Uniqueid") == "<unknown>"
     assert first(response, "Channel") == channel
+    # Asterisk's dialler ends a ring that timed out without a DialEnd (dial.c handle_timeout_trip).
+    statuses = [first(m, "DialStatus") for m in events(got, "DialEnd")]
+    assert statuses == {"5": ["BUSY"], "3": [], "0": []}[reason]
 
 
 async def test_originate_to_a_missing_extension_is_refused(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -13,9 +14,17 @@ from sqlalchemy import select
 
 from cti import keys
 from cti.core.events import CallEnded
+from cti.core.numbers import normalize
+from cti.db import customers
 from cti.db.models import Call
+from cti.sim.config import RIG_AGENTS, AgentProfile
 from tests.simtools import PASSWORD, ready, simulated
 from tests.webtools import AppClient, login
+
+# Desk phones beside the rig's agents: one stays on the line a minute (the rig's agents hang up
+# after a few seconds, before a customer's 20 s of ringing is over), one is never picked up.
+PATIENT = AgentProfile("Local/agent10@agents", "answer", 1, 60)
+AWAY = AgentProfile("Local/agent11@agents", "never", 120, 0)
 
 
 @pytest.fixture
@@ -27,8 +36,11 @@ async def console(
     people = [
         ("alice", "agent", ["Local/agent1@agents"]),
         ("bob", "agent", ["Local/agent2@agents"]),
+        ("patty", "agent", [PATIENT.device]),
+        ("away", "agent", [AWAY.device]),
+        ("frank", "agent", ["Local/agent6@agents"]),
     ]
-    app, simulator = await simulated(tmp_path, people)
+    app, simulator = await simulated(tmp_path, people, agents=(*RIG_AGENTS, PATIENT, AWAY))
     server = await aiohttp_server(app)
     await ready(app)
 
@@ -62,16 +74,7 @@ async def test_click_to_dial_then_wrap_up_the_call(
     assert dial.status == 200, await dial.text()
     assert await dial.json() == {"answered": True, "reason": "answered", "dialled": "14155550123"}
     await asyncio.wait_for(done.wait(), 10)
-    call = None
-    for _ in range(100):  # the call log writes on its next tick
-        async with app[keys.DB]() as session:
-            call = await session.scalar(
-                select(Call).where(Call.direction == "outbound", Call.ended_at.is_not(None))
-            )
-        if call is not None:
-            break
-        await asyncio.sleep(0.05)
-    assert call is not None
+    call = await logged_outbound_call(app)
     url = f"/api/calls/{call.pbx}/{call.uniqueid}/wrapup"
     saved = await alice.post(
         url, json={"disposition": "sale", "notes": "<b>ok</b>"}, headers={"X-CSRF-Token": token}
@@ -88,6 +91,89 @@ async def test_click_to_dial_then_wrap_up_the_call(
     )
     assert other.status == 409
     assert (await other.json())["error_id"] == "conflict"
+
+
+async def logged_outbound_call(app: web.Application) -> Call:
+    for _ in range(100):  # the call log writes on its next tick
+        async with app[keys.DB]() as session:
+            call: Call | None = await session.scalar(
+                select(Call).where(Call.direction == "outbound", Call.ended_at.is_not(None))
+            )
+        if call is not None:
+            return call
+        await asyncio.sleep(0.05)
+    raise AssertionError("no ended outbound call in the call log")
+
+
+@pytest.mark.parametrize(
+    ("username", "typed", "reply", "outcome"),
+    [
+        # The rig's busy customer: the agent answers, Dial() gets BUSY.
+        ("patty", "(415) 555-0170", (True, "answered"), "busy"),
+        # The customer who never answers: Dial() gives up after 20 s with NOANSWER.
+        ("patty", "(415) 555-0171", (True, "answered"), "ring-no-answer"),
+        # The agent's own phone is never picked up: Reason 3, no DialEnd, no customer leg.
+        ("away", "(415) 555-0123", (False, "no answer"), "ring-no-answer"),
+        # The agent's own phone is busy (the rig's agent6): Reason 5, DialEnd BUSY.
+        ("frank", "(415) 555-0123", (False, "busy"), "busy"),
+    ],
+)
+async def test_unanswered_click_to_dial_is_logged_with_its_outcome_and_number(
+    console: tuple[web.Application, Callable[[str], Awaitable[tuple[AppClient, str]]]],
+    username: str,
+    typed: str,
+    reply: tuple[bool, str],
+    outcome: str,
+) -> None:
+    """The agent's unanswered phone was logged "failed" with no number, and a busy or silent
+    customer could not be dialled on the simulator at all."""
+    app, agent = console
+    client, token = await agent(username)
+    dial = await client.post("/api/dial", json={"number": typed}, headers={"X-CSRF-Token": token})
+    assert dial.status == 200, await dial.text()
+    answer = await dial.json()
+    assert (answer["answered"], answer["reason"]) == reply
+    call = await logged_outbound_call(app)
+    assert (call.outcome, call.caller_number, call.caller_e164) == (
+        outcome,
+        answer["dialled"],
+        normalize(typed).e164,
+    )
+    assert call.answered_at is None
+
+
+async def test_an_outbound_call_pops_the_customers_card_on_the_callers_console(
+    console: tuple[web.Application, Callable[[str], Awaitable[tuple[AppClient, str]]]],
+) -> None:
+    """The agent's socket got "answered" and "ended" for a call it had never been shown."""
+    app, agent = console
+    async with app[keys.DB].begin() as session:
+        await customers.create_customer(
+            session,
+            {"name": "Jane Roe", "salutation": "Ms"},
+            [("+14155550100", normalize("+14155550100"), "mobile")],
+        )
+    alice, token = await agent("alice")
+    origin = str(alice.make_url("")).rstrip("/")
+    socket = await alice.ws_connect("/ws/agent", headers={"Origin": origin})
+    dial = await alice.post(
+        "/api/dial", json={"number": "+1 415 555 0100"}, headers={"X-CSRF-Token": token}
+    )
+    assert dial.status == 200, await dial.text()
+    received: list[dict[str, Any]] = []
+    while not received or received[-1]["kind"] != "ended":
+        received.append(await socket.receive_json(timeout=10))
+    await socket.close()
+    assert [m["kind"] for m in received] == ["pop", "answered", "ended"]
+    pop = received[0]["data"]
+    assert (pop["direction"], pop["number"], pop["e164"]) == (
+        "outbound",
+        "14155550100",
+        "+14155550100",
+    )
+    assert [card["name"] for card in pop["customers"]] == ["Jane Roe"]
+    assert {m["data"]["key"] for m in received} == {pop["key"]}
+    assert received[-1]["data"]["outcome"] == "answered"
 
 
 @pytest.mark.parametrize(

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
+import pytest
+from aiohttp import web
 
 from cti import keys
-from cti.core.events import AgentChanged, AgentSnapshot, AgentState
+from cti.app import create_app
+from cti.config import Config, PrivacyConfig
+from cti.core.events import (
+    AgentChanged,
+    AgentSnapshot,
+    AgentState,
+    CallQueued,
+    CallSnapshot,
+    Direction,
+)
 from cti.webapp.push import HISTORY
 from tests.webtools import AppClient, login
 
@@ -113,3 +125,57 @@ async def test_the_floor_page_renders_for_supervisors_only(
     page = await client.get("/floor")
     assert page.status == 200
     assert 'id="floor-data"' in await page.text()
+
+
+def waiting_call(withheld: bool) -> CallQueued:
+    return CallQueued(
+        CallSnapshot(
+            pbx="main",
+            call_id=f"{withheld}.1",
+            linkedid=f"{withheld}.1",
+            direction=Direction.INBOUND,
+            number="+14155550115",
+            name="Hidden Person",
+            withheld=withheld,
+            queue="support",
+            agent_interface="",
+            agent_name="",
+            started_at=NOW,
+            enqueued_at=NOW,
+            dequeued_at=None,
+            first_ring_at=None,
+            answered_at=None,
+            ended_at=None,
+            outcome=None,
+            hangup_cause=None,
+            end_reason="",
+            recording="",
+            attempts=(),
+        )
+    )
+
+
+@pytest.mark.parametrize(("roles", "shown"), [(["supervisor", "admin"], True), (["admin"], False)])
+async def test_the_floor_shows_a_withheld_caller_only_if_supervisors_may_see_them(
+    aiohttp_client: Callable[[web.Application], Awaitable[AppClient]],
+    web_config: Config,
+    roles: list[Literal["agent", "supervisor", "admin"]],
+    shown: bool,
+) -> None:
+    config = replace(web_config, privacy=PrivacyConfig(show_withheld_to=roles))
+    client = await aiohttp_client(create_app(config))
+    await login(client, "supervisor")
+    ws = await socket(client, since=0)
+    client.app[keys.BUS].publish(waiting_call(withheld=False))
+    client.app[keys.BUS].publish(waiting_call(withheld=True))
+    plain, withheld = (await receive(ws))["data"], (await receive(ws))["data"]
+    assert (plain["number"], plain["name"], plain["withheld"]) == (
+        "+14155550115",
+        "Hidden Person",
+        False,
+    )
+    assert withheld["withheld"]
+    assert (withheld["number"], withheld["name"]) == (
+        ("+14155550115", "Hidden Person") if shown else ("", "")
+    )
+    await ws.close()

@@ -66,7 +66,7 @@
 
   function fill(article, pop) {
     const kind = pop.number_kind;
-    field(article, "caller").textContent = pop.name || labels.incoming;
+    field(article, "caller").textContent = pop.name || (pop.direction === "outbound" ? labels.outgoing : labels.incoming);
     field(article, "number").textContent = kind === "e164" || kind === "invalid" ? pop.number : (labels[kind] || pop.number);
     field(article, "queue").textContent = pop.queue;
     const matches = field(article, "matches");
@@ -135,7 +135,8 @@
       entry = { article };
       pops.set(pop.key, entry);
       list.prepend(article);
-      setState(article, "ringing");
+      // An outbound call pops when the customer's phone is dialled: it is calling, not ringing.
+      setState(article, pop.direction === "outbound" ? "calling" : "ringing");
       if (fresh) notify(pop);
     }
     fill(entry.article, pop);
@@ -150,6 +151,11 @@
     if (message.kind === "answered") setState(entry.article, "answered");
     else if (message.kind === "withdraw") remove(data.key);
     else if (message.kind === "ended" && entry.article.dataset.state === "answered") setState(entry.article, "ended");
+    else if (message.kind === "ended" && entry.article.dataset.state === "calling") {
+      setState(entry.article, "ended");
+      const outcome = labels[`outcome-${data.outcome}`];
+      if (outcome) field(entry.article, "state").textContent = `${labels.ended}: ${outcome}`;
+    }
   }
 
   async function dial(number) {

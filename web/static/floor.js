@@ -109,7 +109,7 @@
                   x.queues.join(", "), agentActions(x)], { "data-agent": x.name, "data-state": x.state });
     }));
     document.getElementById("calls").replaceChildren(...[...calls.values()].map((x) => row(
-      [x.name ? `${x.name} ${x.number}` : x.number, x.queue, x.agent,
+      [x.withheld && !x.number ? labels.withheld : (x.name ? `${x.name} ${x.number}` : x.number), x.queue, x.agent,
        { text: since(x.answered_at || x.started_at), since: x.answered_at || x.started_at }],
       { "data-call": x.key })));
   }
