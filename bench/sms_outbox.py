@@ -36,6 +36,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from cti.bus import EventBus
+from cti.clock import utcnow
 from cti.config import DatabaseConfig, SmsConfig, SmsGatewayConfig
 from cti.core.numbers import NumberRules
 from cti.db import migrate
@@ -47,7 +48,7 @@ from cti.sms.http_gateway import HttpGateway
 from cti.sms.policy import SendPolicy
 from cti.sms.routing import Router
 from cti.sms.service import SmsRequest, SmsService
-from cti.sms.worker import OutboxWorker, utcnow
+from cti.sms.worker import OutboxWorker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from procfs import peak_rss_mb  # noqa: E402

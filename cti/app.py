@@ -20,6 +20,7 @@ from cti.bus import EventBus
 from cti.calllog.agent_time import AgentTimeWriter
 from cti.calllog.today import TodayBoard
 from cti.calllog.writer import CallLogWriter
+from cti.clock import Clock, utcnow
 from cti.config import Config
 from cti.core.events import (
     AgentChanged,
@@ -49,7 +50,7 @@ from cti.sms import gateways as sms_gateways
 from cti.sms.policy import SendPolicy
 from cti.sms.routing import Router
 from cti.sms.service import SmsService
-from cti.sms.worker import OutboxWorker, utcnow
+from cti.sms.worker import OutboxWorker
 from cti.webapp import floor
 from cti.webapp.errors import error_pages
 from cti.webapp.push import PushHub
@@ -60,12 +61,15 @@ from cti.webapp.security import access_control, security_headers
 logger = logging.getLogger(__name__)
 
 
-def create_app(config: Config) -> web.Application:
+def create_app(config: Config, *, clock: Clock = utcnow) -> web.Application:
+    """The service, on `clock` for "now" (tests fix it): which day is today, the call log's and
+    the SMS outbox's times. The live floor keeps the instants the PBX link stamps events with."""
     app = web.Application(
         middlewares=[security_headers, error_pages, access_control],
         client_max_size=8 * 1024 * 1024,
     )
     app[keys.CONFIG] = config
+    app[keys.CLOCK] = clock
     app[keys.METRICS] = _metrics()
     app[keys.HEALTH] = HealthRegistry()
     app[keys.TEMPLATES] = create_environment()
@@ -171,6 +175,7 @@ async def today_board(app: web.Application) -> AsyncIterator[None]:
         hours=config.hours.weekly,
         zone=config.hours.zone,
         targets=Targets(kpi.service_level_target, kpi.abandon_rate_limit, kpi.longest_wait_limit),
+        clock=app[keys.CLOCK],
     )
     await board.load()
     app[keys.TODAY] = board
@@ -226,6 +231,7 @@ async def sms(app: web.Application) -> AsyncIterator[None]:
         ),
         config.hours.zone,
         app[keys.METRICS],
+        clock=app[keys.CLOCK],
     )
     app[keys.SMS_WORKER] = worker
     app[keys.SMS] = SmsService(
@@ -236,7 +242,7 @@ async def sms(app: web.Application) -> AsyncIterator[None]:
         rules=NumberRules(config.numbers.default_region),
         suffix_digits=config.numbers.suffix_digits,
         center_name=settings.center_name,
-        clock=utcnow,
+        clock=app[keys.CLOCK],
     )
     worker.start()
     yield
@@ -256,6 +262,7 @@ async def call_log(app: web.Application) -> AsyncIterator[None]:
         metrics=app[keys.METRICS],
         # The stored sums are what reports read: the same wrap-up times as theirs.
         report_settings=config.kpi_settings(),
+        clock=app[keys.CLOCK],
     )
     app[keys.BUS].subscribe("call-log", writer.handle, CallEvent)
     agent_time = AgentTimeWriter(app[keys.DB])

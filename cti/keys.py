@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from cti.ami.feed import PbxFeed
 from cti.bus import EventBus
 from cti.calllog.today import TodayBoard
+from cti.clock import Clock
 from cti.config import Config
 from cti.directory import Directory
 from cti.health import HealthRegistry
@@ -22,6 +23,9 @@ from cti.sms.worker import OutboxWorker
 from cti.webapp.push import PushHub
 
 CONFIG = web.AppKey("config", Config)
+# What the service takes for "now" (see create_app); a Callable is no class, so the key is typed
+# by its annotation.
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 METRICS = web.AppKey("metrics", Metrics)
 HEALTH = web.AppKey("health", HealthRegistry)
 ENGINE = web.AppKey("engine", AsyncEngine)

@@ -16,6 +16,7 @@ from cti.app import create_app
 from cti.config import Config, DatabaseConfig, SmsConfig
 from cti.db import migrate, users
 from cti.db.engine import create_engine, sessionmaker
+from tests.clocks import Clock, midday
 
 PASSWORDS = {"agent": "agent-pass-1", "supervisor": "super-pass-1", "admin": "admin-pass-1"}
 AppClient = TestClient[web.Request, web.Application]
@@ -47,19 +48,31 @@ async def web_config(tmp_path: Path) -> Config:
 
 
 @pytest.fixture
+def clock() -> Clock:
+    """The served app's wall clock, at mid-day: a test may set it to another instant."""
+    return Clock(midday())
+
+
+@pytest.fixture
 async def client(
-    aiohttp_client: Callable[[web.Application], Awaitable[AppClient]], web_config: Config
+    aiohttp_client: Callable[[web.Application], Awaitable[AppClient]],
+    web_config: Config,
+    clock: Clock,
 ) -> AppClient:
-    return await aiohttp_client(create_app(web_config))
+    return await aiohttp_client(create_app(web_config, clock=clock))
 
 
 @pytest.fixture
 def client_factory(
-    aiohttp_client: Callable[[web.Application], Awaitable[AppClient]], web_config: Config
+    aiohttp_client: Callable[[web.Application], Awaitable[AppClient]],
+    web_config: Config,
+    clock: Clock,
 ) -> Callable[..., Awaitable[AppClient]]:
+    """More clients on the same database and clock, with server settings changed."""
+
     async def make(**server: Any) -> AppClient:
         config = replace(web_config, server=replace(web_config.server, **server))
-        return await aiohttp_client(create_app(config))
+        return await aiohttp_client(create_app(config, clock=clock))
 
     return make
 
@@ -87,3 +100,13 @@ async def login(client: AppClient, username: str, password: str | None = None) -
     home = await client.get("/account")
     assert home.status == 200
     return hidden_field(await home.text(), "csrf_token")
+
+
+async def set_timezone(client: AppClient, csrf_token: str, zone: str) -> None:
+    """The signed-in user's time zone, set through their account form."""
+    response = await client.post(
+        "/account",
+        data={"locale": "en", "timezone": zone, "csrf_token": csrf_token},
+        allow_redirects=False,
+    )
+    assert response.status == 303, await response.text()

@@ -9,13 +9,14 @@ in the configured time zone: at midnight there the tallies start again.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cti.clock import Clock
 from cti.core.events import CallEnded, EndSource
 from cti.core.hours import WeeklyHours
 from cti.core.kpi import KpiCall, KpiSettings, KpiTally, QueueKpis, Targets, grade
@@ -57,6 +58,7 @@ class TodayBoard:
         hours: WeeklyHours,
         zone: ZoneInfo,
         targets: Targets,
+        clock: Clock,
     ) -> None:
         self._db = db
         self._hub = hub
@@ -64,7 +66,8 @@ class TodayBoard:
         self._hours = hours
         self._zone = zone
         self._targets = targets
-        self._day = datetime.now(zone).date()
+        self._clock = clock
+        self._day = self._today()
         self._tallies: dict[tuple[str, str], KpiTally] = {}
         # (pbx, call id) of the calls in today's tallies.
         self._counted: set[tuple[str, str]] = set()
@@ -99,6 +102,9 @@ class TodayBoard:
                         )
                     )
 
+    def _today(self) -> date:
+        return self._clock().astimezone(self._zone).date()
+
     def _tally(self, pbx: str, queue: str) -> KpiTally:
         tally = self._tallies.get((pbx, queue))
         if tally is None:
@@ -120,7 +126,7 @@ class TodayBoard:
         call = event.call
         if not call.queue or call.enqueued_at is None or call.outcome is None:
             return
-        today = datetime.now(self._zone).date()
+        today = self._today()
         if today != self._day:
             self._day = today
             self._tallies.clear()

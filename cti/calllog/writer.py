@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final, cast
 
 from sqlalchemy import Table, func, select
@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cti.calllog import rollup
+from cti.clock import Clock, utcnow
 from cti.core.events import CallEvent, CallSnapshot
 from cti.core.kpi import KpiSettings
 from cti.core.numbers import NumberRules, normalize
@@ -53,7 +54,7 @@ class CallLogWriter:
         default_rules: NumberRules,
         metrics: Metrics,
         report_settings: KpiSettings,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utcnow,
     ) -> None:
         self._db = db
         self._report_settings = report_settings

@@ -13,14 +13,15 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiohttp
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from cti.clock import Clock, utcnow
 from cti.config import SmsConfig
 from cti.metrics import Metrics
 from cti.sms import outbox
@@ -31,12 +32,6 @@ from cti.sms.policy import Block, Defer, SendPolicy, decide
 from cti.sms.ratelimit import TokenBucket
 
 logger = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class OutboxWorker:

@@ -17,7 +17,7 @@ from cti.db.models import Call, Customer, User
 from cti.errors import NotFoundError
 from cti.i18n import N_
 from cti.webapp.policy import Role, requires
-from cti.webapp.render import render, user_timezone
+from cti.webapp.render import render, user_timezone, user_today
 from cti.webapp.security import current_session, sees_withheld, user_role
 
 PAGE: Final = 100
@@ -30,7 +30,7 @@ _ENDED: Final = {
 
 def _filter(request: web.Request) -> CallFilter:
     zone = ZoneInfo(user_timezone(request))
-    wanted = CallFilter.parse(request.query, zone, datetime.now(zone).date())
+    wanted = CallFilter.parse(request.query, zone, user_today(request))
     session = current_session(request)
     if user_role(session) < Role.SUPERVISOR:
         wanted = wanted.restricted_to(session.user.id)

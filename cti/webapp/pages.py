@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from zoneinfo import available_timezones
 
 from aiohttp import web
@@ -22,7 +21,7 @@ _ZONES = sorted(available_timezones())
 @requires(Role.AGENT)
 async def home(request: web.Request) -> web.StreamResponse:
     return await render(
-        request, "home.html", {"now": datetime.now(UTC), "tiles": await collect(request)}
+        request, "home.html", {"now": request.app[keys.CLOCK](), "tiles": await collect(request)}
     )
 
 

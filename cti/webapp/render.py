@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 from aiohttp import web
@@ -48,6 +49,11 @@ def locale_text(request: web.Request) -> LocaleText:
 def user_timezone(request: web.Request) -> str:
     session = optional_session(request)
     return session.user.timezone if session else request.app[keys.CONFIG].hours.timezone
+
+
+def user_today(request: web.Request) -> date:
+    """Today in the viewer's time zone, by the service's clock."""
+    return request.app[keys.CLOCK]().astimezone(ZoneInfo(user_timezone(request))).date()
 
 
 async def render(

@@ -26,7 +26,7 @@ from cti.core.kpi import KpiSettings
 from cti.errors import DomainError
 from cti.webapp.charts import bar_chart
 from cti.webapp.policy import Role, requires
-from cti.webapp.render import render, user_timezone
+from cti.webapp.render import render, user_timezone, user_today
 
 # An hourly report over a year would be 8,760 rows per queue; each period has its own limit.
 MAX_DAYS: Final = {"hour": 31, "day": 366, "week": 731, "month": 1830}
@@ -73,7 +73,7 @@ def _settings(request: web.Request) -> KpiSettings:
 
 async def _report(request: web.Request) -> tuple[dict[str, Any], list[ReportRow]]:
     zone = ZoneInfo(user_timezone(request))
-    today = datetime.now(zone).date()
+    today = user_today(request)
     period = _choice(request, "period", get_args(Period), "day")
     group = _choice(request, "group", get_args(Group), "queue")
     last = _day(request, "to", today)

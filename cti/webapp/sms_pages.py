@@ -12,7 +12,6 @@ from cti.sms import status as st
 from cti.sms.encoding import analyse
 from cti.sms.templates import render as render_template
 from cti.sms.templates import sample_values
-from cti.sms.worker import utcnow
 from cti.webapp.customers import customer_page
 from cti.webapp.policy import Role, requires
 from cti.webapp.render import render
@@ -87,7 +86,7 @@ async def outbox_page(request: web.Request) -> web.StreamResponse:
 async def retry(request: web.Request) -> web.StreamResponse:
     message_id = _id(request, "message_id")
     async with request.app[keys.DB].begin() as session:
-        if not await outbox.retry(session, message_id, utcnow()):
+        if not await outbox.retry(session, message_id, request.app[keys.CLOCK]()):
             raise DomainError(f"message {message_id} is not a failed outgoing message")
     request.app[keys.SMS_WORKER].wake()
     raise web.HTTPSeeOther(location="/admin/sms?status=failed")

@@ -14,6 +14,7 @@ from cti import keys
 from cti.db.models import Call
 from cti.i18n import N_
 from cti.webapp.policy import Role
+from cti.webapp.render import user_today
 from cti.webapp.security import current_session, user_role
 
 
@@ -61,7 +62,7 @@ async def my_calls_today(request: web.Request) -> list[Tile]:
     """Everyone: the calls they handled today, in their own time zone."""
     user = current_session(request).user
     zone = ZoneInfo(user.timezone)
-    midnight = datetime.combine(datetime.now(zone).date(), time(), zone).astimezone(UTC)
+    midnight = datetime.combine(user_today(request), time(), zone).astimezone(UTC)
     async with request.app[keys.DB]() as session:
         count = await session.scalar(
             select(func.count())

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,20 +25,11 @@ from cti.sms.policy import SendPolicy
 from cti.sms.routing import Router
 from cti.sms.service import SmsService
 from cti.sms.worker import OutboxWorker
+from tests.clocks import Clock
 from tests.webtools import AppClient
 
-
-@dataclass
-class Clock:
-    """A wall clock the test moves by hand."""
-
-    now: datetime = field(default_factory=lambda: datetime(2026, 11, 30, 2, 0, tzinfo=UTC))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
+# 10:00 in Shanghai, the outbox's zone in these tests: outside quiet hours.
+START = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 
 
 @dataclass
@@ -60,7 +51,7 @@ def make_sms(
 ) -> Sms:
     settings = settings or SmsConfig(quiet_hours="21:00-08:00", daily_cap=3)
     gateways = gateways or {"log": LogGateway("log", "+8610000000", 0)}
-    clock = clock or Clock()
+    clock = clock or Clock(START)
     metrics = Metrics()
     bus = EventBus(metrics)
     policy = SendPolicy.parse(

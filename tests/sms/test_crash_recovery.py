@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from cti.bus import EventBus
+from cti.clock import utcnow
 from cti.config import DatabaseConfig
 from cti.core.numbers import NumberRules
 from cti.db.engine import create_engine, sessionmaker
@@ -30,7 +31,6 @@ from cti.metrics import Metrics
 from cti.sms.log_gateway import LogGateway
 from cti.sms.routing import Router
 from cti.sms.service import SmsService
-from cti.sms.worker import utcnow
 from tests.test_lifecycle import free_port, start_serve, wait_until_serving
 from tests.webtools import seed_users
 

@@ -7,6 +7,7 @@ import io
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Table, select
@@ -14,12 +15,11 @@ from sqlalchemy import Table, select
 from cti import keys
 from cti.calllog.export import csv_record
 from cti.db.models import Call, User
-from tests.webtools import AppClient, login
+from tests.clocks import Clock, just_after_midnight
+from tests.webtools import AppClient, login, set_timezone
 
-NOW = datetime.now(UTC).replace(microsecond=0)
 
-
-async def seed(client: AppClient) -> dict[str, int]:
+async def seed(client: AppClient, now: datetime) -> dict[str, int]:
     async with client.app[keys.DB].begin() as session:
         agent = await session.scalar(select(User.id).where(User.username == "agent"))
         rows = [
@@ -33,13 +33,13 @@ async def seed(client: AppClient) -> dict[str, int]:
                 queue="support",
                 agent_user_id=agent,
                 agent_name="The agent",
-                started_at=NOW - timedelta(minutes=5),
+                started_at=now - timedelta(minutes=5),
                 attempts=[
                     {
                         "agent": "The agent",
                         "interface": "PJSIP/1001",
-                        "rung_at": (NOW - timedelta(minutes=5)).isoformat(),
-                        "ended_at": (NOW - timedelta(minutes=4)).isoformat(),
+                        "rung_at": (now - timedelta(minutes=5)).isoformat(),
+                        "ended_at": (now - timedelta(minutes=4)).isoformat(),
                         "result": "answered",
                     }
                 ],
@@ -54,7 +54,7 @@ async def seed(client: AppClient) -> dict[str, int]:
                 caller_number='=HYPERLINK("x")',
                 caller_name="Formula",
                 queue="sales",
-                started_at=NOW - timedelta(minutes=3),
+                started_at=now - timedelta(minutes=3),
                 outcome="abandoned",
                 wait_seconds=30.0,
             ),
@@ -64,7 +64,7 @@ async def seed(client: AppClient) -> dict[str, int]:
                 direction="inbound",
                 caller_number="+14155550111",
                 queue="support",
-                started_at=NOW - timedelta(days=3),
+                started_at=now - timedelta(days=3),
                 outcome="answered",
             ),
         ]
@@ -74,9 +74,9 @@ async def seed(client: AppClient) -> dict[str, int]:
 
 
 async def test_supervisor_filters_the_day(
-    client: AppClient, client_factory: Callable[..., Awaitable[AppClient]]
+    client: AppClient, client_factory: Callable[..., Awaitable[AppClient]], clock: Clock
 ) -> None:
-    ids = await seed(client)
+    ids = await seed(client, clock.now)
     supervisor = await client_factory()
     await login(supervisor, "supervisor")
     page = await (await supervisor.get("/calls")).text()
@@ -89,13 +89,13 @@ async def test_supervisor_filters_the_day(
     by_number = await (await supervisor.get("/calls", params={"q": "(415) 555-0100"})).text()
     assert f'/calls/{ids["a1"]}"' in by_number
     assert f'/calls/{ids["a2"]}"' not in by_number
-    day = (NOW - timedelta(days=3)).date().isoformat()
+    day = (clock.now - timedelta(days=3)).date().isoformat()
     past = await (await supervisor.get("/calls", params={"from": day, "to": day})).text()
     assert f'/calls/{ids["a3"]}"' in past
 
 
-async def test_an_agent_sees_only_their_own_calls(client: AppClient) -> None:
-    ids = await seed(client)
+async def test_an_agent_sees_only_their_own_calls(client: AppClient, clock: Clock) -> None:
+    ids = await seed(client, clock.now)
     await login(client, "agent")
     page = await (await client.get("/calls")).text()
     assert f'/calls/{ids["a1"]}"' in page
@@ -109,9 +109,9 @@ async def test_an_agent_sees_only_their_own_calls(client: AppClient) -> None:
 
 
 async def test_csv_export_is_complete_and_safe_for_spreadsheets(
-    client: AppClient, client_factory: Callable[..., Awaitable[AppClient]]
+    client: AppClient, client_factory: Callable[..., Awaitable[AppClient]], clock: Clock
 ) -> None:
-    await seed(client)
+    await seed(client, clock.now)
     supervisor = await client_factory()
     await login(supervisor, "supervisor")
     response = await supervisor.get("/calls.csv")
@@ -124,6 +124,54 @@ async def test_csv_export_is_complete_and_safe_for_spreadsheets(
     empty = await supervisor.get("/calls.csv", params={"from": "2001-01-01", "to": "2001-01-01"})
     assert (await empty.text()).splitlines()[0].startswith("id,pbx,uniqueid")
     assert len((await empty.text()).splitlines()) == 1
+
+
+async def either_side_of_midnight(client: AppClient, now: datetime) -> tuple[int, int]:
+    """Two ended calls answered by the agent, 2.5 minutes and 30 seconds before `now`: the
+    day's first minute, as `just_after_midnight` gives it, puts them either side of midnight."""
+    async with client.app[keys.DB].begin() as session:
+        agent = await session.scalar(select(User.id).where(User.username == "agent"))
+        rows = [
+            Call(
+                pbx="p",
+                uniqueid=uniqueid,
+                direction="inbound",
+                caller_number="+14155550100",
+                queue="support",
+                agent_user_id=agent,
+                started_at=at,
+                enqueued_at=at,
+                ended_at=at,
+                outcome="answered",
+                wait_seconds=1.0,
+                talk_seconds=60.0,
+            )
+            for uniqueid, at in (
+                ("before", now - timedelta(seconds=150)),
+                ("after", now - timedelta(seconds=30)),
+            )
+        ]
+        session.add_all(rows)
+        await session.flush()
+        return rows[0].id, rows[1].id
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Shanghai"])
+async def test_just_after_midnight_the_list_shows_the_new_day_only(
+    client: AppClient, clock: Clock, zone: str
+) -> None:
+    """The page took "today" from the machine's clock: in the first minutes of a day, calls
+    placed minutes earlier were yesterday's and the tests that expected them failed."""
+    clock.now = just_after_midnight(zone)
+    before, after = await either_side_of_midnight(client, clock.now)
+    await set_timezone(client, await login(client, "supervisor"), zone)
+    page = await (await client.get("/calls")).text()
+    assert f'/calls/{after}"' in page
+    assert f'/calls/{before}"' not in page, "23:58:30 the day before is not today"
+    day = (clock.now - timedelta(days=1)).astimezone(ZoneInfo(zone)).date().isoformat()
+    yesterday = await (await client.get("/calls", params={"from": day})).text()
+    assert f'/calls/{before}"' in yesterday
+    assert f'/calls/{after}"' not in yesterday
 
 
 @pytest.mark.parametrize(

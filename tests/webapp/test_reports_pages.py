@@ -4,25 +4,26 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from cti import keys
 from cti.db.models import AgentPeriod, Call
-from tests.webtools import AppClient, login
-
-NOW = datetime.now(UTC).replace(microsecond=0)
+from tests.clocks import Clock, just_after_midnight
+from tests.webapp.test_call_log_pages import either_side_of_midnight
+from tests.webtools import AppClient, login, set_timezone
 
 
 @pytest.fixture
 async def supervisor(
-    client: AppClient, client_factory: Callable[..., Awaitable[AppClient]]
+    client: AppClient, client_factory: Callable[..., Awaitable[AppClient]], clock: Clock
 ) -> AppClient:
     async with client.app[keys.DB].begin() as session:
         for index, outcome in enumerate(["answered", "answered", "abandoned"]):
-            at = NOW - timedelta(minutes=index)
+            at = clock.now - timedelta(minutes=index)
             session.add(
                 Call(
                     pbx="p",
@@ -102,7 +103,9 @@ async def test_agents_see_their_own_tile_only(client: AppClient) -> None:
     assert 'data-label="Calls offered today"' not in html
 
 
-async def test_the_agent_report_has_the_time_accounting(supervisor: AppClient) -> None:
+async def test_the_agent_report_has_the_time_accounting(
+    supervisor: AppClient, clock: Clock
+) -> None:
     async with supervisor.app[keys.DB].begin() as session:
         session.add(
             AgentPeriod(
@@ -111,10 +114,39 @@ async def test_the_agent_report_has_the_time_accounting(supervisor: AppClient) -
                 agent_name="Alice",
                 state="paused",
                 paused_reason="lunch",
-                started_at=NOW - timedelta(minutes=30),
-                ended_at=NOW,
+                started_at=clock.now - timedelta(minutes=30),
+                ended_at=clock.now,
             )
         )
     html = await (await supervisor.get("/reports", params={"group": "agent"})).text()
     assert 'data-testid="agent-time"' in html
     assert "lunch: 30.0 min" in html
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Shanghai"])
+async def test_just_after_midnight_on_the_first_the_month_so_far_is_the_new_day(
+    client: AppClient, clock: Clock, zone: str
+) -> None:
+    """The report took "today" from the machine's clock: a minute into a month, the calls placed
+    minutes earlier were last month's and the tests that expected them failed."""
+    clock.now = just_after_midnight(zone)
+    await either_side_of_midnight(client, clock.now)
+    await set_timezone(client, await login(client, "supervisor"), zone)
+    response = await client.get("/reports.csv")
+    rows = list(csv.DictReader(io.StringIO(await response.text())))
+    assert [(r["key"], r["offered"]) for r in rows] == [("support", "1")]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Shanghai"])
+async def test_just_after_midnight_my_calls_today_are_the_new_days(
+    client: AppClient, clock: Clock, zone: str
+) -> None:
+    """The tile counted from the machine's midnight, not the viewer's by the service's clock."""
+    clock.now = just_after_midnight(zone)
+    await either_side_of_midnight(client, clock.now)
+    await set_timezone(client, await login(client, "agent"), zone)
+    html = await (await client.get("/")).text()
+    assert "December 1, 2026" in html, "the home page tells the time by the service's clock"
+    mine = re.search(r'data-label="My calls today">\s*<span class="value">(\d+)<', html)
+    assert mine is not None
+    assert mine.group(1) == "1"
