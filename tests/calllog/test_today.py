@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -104,3 +105,20 @@ async def test_the_day_starts_at_midnight_in_the_configured_zone(db: Db, zone: s
     assert [m["kind"] for m in hub.backlog("floor", 0)] == ["kpi-reset", "kpi"]
     (row,) = today.rows()
     assert (row["offered"], row["answered"]) == (1, 1), "the day before is gone"
+
+
+async def test_a_call_read_back_or_announced_again_is_counted_once(db: Db) -> None:
+    """The call log holds a call once, by its PBX and id: so does the board, whether the call
+    was read back at start or its end is announced again (a later fact about it)."""
+    clock = Clock(midday())
+    async with db.begin() as session:
+        session.add(queue_call("read-back", clock.now))
+    today = board(db, PushHub(), clock)
+    await today.load()
+    _, events = run("answered")
+    (ended,) = [e for e in events if isinstance(e, CallEnded)]
+    again = CallEnded(dataclasses.replace(ended.call, pbx="rig", call_id="read-back"))
+    for event in (ended, ended, again):
+        await today.handle(event)
+    (row,) = today.rows()
+    assert row["offered"] == 2
