@@ -35,7 +35,7 @@ from cti.sim.config import Mix, SimulatorConfig
 from cti.sim.simulator import run_simulator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from screenpop_latency import free_port, serve  # noqa: E402
+from screenpop_latency import free_port, serve, steer  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.faultproxy import FaultProxy  # noqa: E402
@@ -84,19 +84,11 @@ def sim_config(
 
 
 async def simulator_role(args: argparse.Namespace) -> None:
-    """The PBX, until killed: traffic from the start, stopped on "stop"."""
+    """The PBX, until killed: traffic from the start, stopped on "stop" (see steer)."""
     config = sim_config(args.sim_port, args.queue_log, args.rate, args.uptime, args.longest)
     simulator = await run_simulator(config)
     simulator.start_traffic()
-    print("ready", flush=True)
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    while line := (await reader.readline()).decode().strip():
-        if line == "stop":
-            await simulator.stop_traffic()
-        print(line, flush=True)
-    await simulator.stop()
+    await steer(simulator)
 
 
 async def start_simulator(

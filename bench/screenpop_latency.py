@@ -54,7 +54,7 @@ from cti.sim.config import (
     QueueConfig,
     SimulatorConfig,
 )
-from cti.sim.simulator import run_simulator
+from cti.sim.simulator import SimulatorHandle, run_simulator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from procfs import cpu_seconds, peak_rss_mb  # noqa: E402
@@ -203,6 +203,11 @@ async def simulator_role(args: argparse.Namespace) -> None:
     # The load generator stands in for Asterisk, which has no collector pauses.
     gc.collect()
     gc.freeze()
+    await steer(simulator)
+
+
+async def steer(simulator: SimulatorHandle) -> None:
+    """Say "ready", then start traffic on "go", stop it on "stop", stop all at end of input."""
     print("ready", flush=True)
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
