@@ -3,7 +3,7 @@
 QueueStatus and CoreShowChannels are list actions (ground truth §1.6); their items are turned
 into one `Resynced` observation, so the model can end the calls that vanished while we were away
 and adopt the ones it did not know, without duplicates. A user who may not send CoreShowChannels
-gets `read_queues` instead.
+gets the queues alone.
 """
 
 from __future__ import annotations
@@ -50,52 +50,30 @@ async def read_state(
     restarted: bool,
     lost_at: datetime | None = None,
     records: Records = None,
-) -> obs.Resynced:
+    channels: bool = True,
+) -> obs.Resynced | obs.QueuesResynced:
+    """The queues, then the channels. Without `channels` (the user may not send
+    CoreShowChannels), which calls are still up cannot be told and QueuesResynced leaves them
+    alone; after a restart none is, and every call is ended as with the channels read."""
     queues, members, waiting = await _read_queues(send_list)
-    channel_items = _messages(await send_list({"Action": "CoreShowChannels"}))
-    channels = [
-        live
-        for item in channel_items
-        if first(item, "Event") == "CoreShowChannel" and (live := live_channel(item)) is not None
+    if not channels and not restarted:
+        return obs.QueuesResynced(
+            pbx, at, queues=queues, members=members, lost_at=lost_at, records=records
+        )
+    items = _messages(await send_list({"Action": "CoreShowChannels"})) if channels else []
+    live = [
+        channel
+        for item in items
+        if first(item, "Event") == "CoreShowChannel" and (channel := live_channel(item)) is not None
     ]
     return obs.Resynced(
         pbx,
         at,
-        queues=tuple(queues),
-        members=tuple(members),
-        waiting=tuple(waiting),
-        channels=tuple(channels),
+        queues=queues,
+        members=members,
+        waiting=waiting,
+        channels=tuple(live),
         restarted=restarted,
         lost_at=lost_at,
         records=records,
-    )
-
-
-async def read_queues(
-    send_list: SendList,
-    pbx: str,
-    at: datetime,
-    *,
-    restarted: bool,
-    lost_at: datetime | None = None,
-    records: Records = None,
-) -> obs.Resynced | obs.QueuesResynced:
-    """QueueStatus alone, when the user may not send CoreShowChannels: the members are known
-    again, so pops find their agents, and the calls are left alone, since which are still up
-    cannot be told; after a restart none is, and every call is ended as read_state would."""
-    queues, members, waiting = await _read_queues(send_list)
-    if restarted:
-        return obs.Resynced(
-            pbx,
-            at,
-            queues=queues,
-            members=members,
-            waiting=waiting,
-            channels=(),
-            restarted=True,
-            lost_at=lost_at,
-            records=records,
-        )
-    return obs.QueuesResynced(
-        pbx, at, queues=queues, members=members, lost_at=lost_at, records=records
     )

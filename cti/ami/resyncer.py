@@ -4,20 +4,21 @@ A resync that fails (no answer in time, an error) is never skipped: the model wo
 stale or empty state, popping nobody for want of the queue members. It is tried again with the
 link's back-off for as long as the login lasts, and health says "cannot resync" (failed: /healthz
 answers 503) meanwhile. A user who may not send CoreShowChannels gets the queues-only resync
-(cti.ami.resync.read_queues): the members are known and pops work, the calls in progress are not
-read, and health says so (degraded).
+(cti.ami.resync.read_state without channels): the members are known and pops work, the calls in
+progress are not read, and health says so (degraded).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from cti.ami.errors import AmiActionFailed, AmiActionTimeout, AmiClosed, AmiConnectionLost
 from cti.ami.link import AmiLink, Backoff
-from cti.ami.resync import Records, read_queues, read_state
+from cti.ami.resync import Records, read_state
 from cti.ami.rights import PERMISSION_DENIED, WRITES, RightsCheck
 from cti.config import PbxConfig
 from cti.core import observations as obs
@@ -66,12 +67,18 @@ class Resyncer:
                 return None
 
     async def _read(self, restarted: bool, lost_at: datetime | None, records: Records) -> Snapshot:
-        name, send, now = self._config.name, self._send_list, datetime.now(UTC)
+        read = functools.partial(
+            read_state,
+            self._send_list,
+            self._config.name,
+            datetime.now(UTC),
+            restarted=restarted,
+            lost_at=lost_at,
+            records=records,
+        )
         if self._rights.allows(_CHANNELS):
             try:
-                snapshot = await read_state(
-                    send, name, now, restarted=restarted, lost_at=lost_at, records=records
-                )
+                snapshot = await read()
             except AmiActionFailed as exc:
                 if (exc.action, exc.message) != (_CHANNELS, PERMISSION_DENIED):
                     raise
@@ -79,9 +86,7 @@ class Resyncer:
             else:
                 self._health.report(self._component, "ok", "queues, members and calls read")
                 return snapshot
-        queues = await read_queues(
-            send, name, now, restarted=restarted, lost_at=lost_at, records=records
-        )
+        queues = await read(channels=False)
         self._health.report(
             self._component,
             "degraded",
