@@ -18,8 +18,6 @@ import pytest
 
 from cti.ami.feed import PbxFeed
 from cti.ami.queue_log import read_file_since
-from cti.bus import EventBus
-from cti.config import PbxConfig, Secret
 from cti.core.events import (
     CallEnded,
     CallEvent,
@@ -30,11 +28,9 @@ from cti.core.events import (
     Outcome,
     UnloggedCalls,
 )
-from cti.health import HealthRegistry
-from cti.metrics import Metrics
 from cti.sim import SimulatorConfig, SimulatorHandle, run_simulator
 from cti.sim.scenarios import Inbound, Params, call
-from tests.ami.test_replay import Seen
+from tests.ami.feeding import Seen, running_feed
 from tests.ami.test_rights import LIMITED
 from tests.faultproxy import FaultProxy
 
@@ -59,30 +55,20 @@ async def pbx_and_feed(
     if proxy is not None:
         proxy.target = ("127.0.0.1", handle.port)
         await proxy.start()
-    config = PbxConfig(
-        name="rig",
-        port=handle.port if proxy is None else proxy.port,
-        **(user or {"secret": Secret("ctisecret")}),
-        ping_interval=1.0,
-        ping_timeout=0.5,
-        reconnect_min=0.1,
-        reconnect_max=0.2,
-        action_timeout=1.0,
-        queue_log_file=str(log) if queue_log else "",
-    )
-    metrics = Metrics()
-    bus = EventBus(metrics)
-    seen = Seen()
-    bus.subscribe("test", seen.collect)
-    await bus.start()
-    feed = PbxFeed(config, bus=bus, health=HealthRegistry(), metrics=metrics)
-    await feed.start()
+    port = handle.port if proxy is None else proxy.port
+    settings: dict[str, Any] = {
+        "ping_interval": 1.0,
+        "ping_timeout": 0.5,
+        "reconnect_min": 0.1,
+        "reconnect_max": 0.2,
+        "action_timeout": 1.0,
+        "queue_log_file": str(log) if queue_log else "",
+    }
     try:
-        await feed.wait_ready(5)
-        yield handle, feed, seen, log
+        async with running_feed(port, **settings | (user or {})) as (feed, seen):
+            await feed.wait_ready(5)
+            yield handle, feed, seen, log
     finally:
-        await feed.close()
-        await bus.stop(grace=1.0)
         if proxy is not None:
             await proxy.stop()
         await handle.stop()

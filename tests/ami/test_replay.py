@@ -5,15 +5,11 @@ path: AMI link, translator, state model and bus. The model must tell the same st
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 
 from cti.ami.feed import PbxFeed
-from cti.bus import EventBus
-from cti.config import PbxConfig, Secret
 from cti.core.events import (
     AgentChanged,
     AgentState,
@@ -25,49 +21,15 @@ from cti.core.events import (
     GapReport,
     Outcome,
 )
-from cti.health import HealthRegistry
-from cti.metrics import Metrics
 from tests import amitraces
+from tests.ami.feeding import Feeding, running_feed
 from tests.ami.replay_server import ReplayServer, replaying
 
 CHUNKS = [1500, 64, 7]
 
 
-@asynccontextmanager
-async def feeding(
-    server: ReplayServer, sieve: bool = True, **settings: Any
-) -> AsyncIterator[tuple[PbxFeed, Seen]]:
-    settings = {"ping_interval": 5.0, **settings}
-    config = PbxConfig(name="rig", port=server.port, secret=Secret("ctisecret"), **settings)
-    metrics = Metrics()
-    bus = EventBus(metrics)
-    seen = Seen()
-    bus.subscribe("test", seen.collect)
-    await bus.start()
-    feed = PbxFeed(config, bus=bus, health=HealthRegistry(), metrics=metrics, sieve=sieve)
-    await feed.start()
-    try:
-        yield feed, seen
-    finally:
-        await feed.close()
-        await bus.stop(grace=1.0)
-
-
-class Seen(list[Any]):
-    """The bus events a test received, with a way to wait for the one it expects."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._changed = asyncio.Condition()
-
-    async def collect(self, event: Any) -> None:
-        async with self._changed:
-            self.append(event)
-            self._changed.notify_all()
-
-    async def until(self, condition: Callable[[], bool]) -> None:
-        async with asyncio.timeout(10), self._changed:
-            await self._changed.wait_for(condition)
+def feeding(server: ReplayServer, sieve: bool = True, **settings: Any) -> Feeding:
+    return running_feed(server.port, sieve=sieve, **{"ping_interval": 5.0, **settings})
 
 
 def ended(events: list[Any]) -> list[CallSnapshot]:

@@ -6,20 +6,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 
-from cti.ami.feed import PbxFeed
-from cti.bus import EventBus
-from cti.config import PbxConfig, Secret
+from cti.config import Secret
 from cti.core.events import CallRinging
 from cti.health import ComponentHealth, HealthRegistry
-from cti.metrics import Metrics
 from cti.sim.config import SimulatorConfig
 from cti.sim.simulator import SimulatorHandle, run_simulator
 from tests.ami.fake_ami import eventually
+from tests.ami.feeding import Feeding, running_feed
 from tests.ami.replay_server import replaying
 
 LIMITED = {"username": "cti_limited", "secret": Secret("limitedsecret")}
@@ -32,28 +29,8 @@ async def sim() -> AsyncIterator[SimulatorHandle]:
     await handle.stop()
 
 
-@asynccontextmanager
-async def feeding(
-    port: int, health: HealthRegistry, **settings: Any
-) -> AsyncIterator[tuple[PbxFeed, list[Any]]]:
-    metrics = Metrics()
-    bus = EventBus(metrics)
-    seen: list[Any] = []
-
-    async def collect(event: Any) -> None:
-        seen.append(event)
-
-    bus.subscribe("test", collect)
-    await bus.start()
-    defaults: dict[str, Any] = {"name": "main", "port": port, "secret": Secret("ctisecret")}
-    config = PbxConfig(**defaults | settings)
-    feed = PbxFeed(config, bus=bus, health=health, metrics=metrics)
-    await feed.start()
-    try:
-        yield feed, seen
-    finally:
-        await feed.close()
-        await bus.stop(grace=1.0)
+def feeding(port: int, health: HealthRegistry, **settings: Any) -> Feeding:
+    return running_feed(port, health=health, **{"name": "main", **settings})
 
 
 async def test_too_few_rights_are_reported_once_and_pops_still_find_their_agents(
