@@ -169,6 +169,8 @@ class WebSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    # Seen in use last (for the idle timeout); None until the first request after sign-in.
+    last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class Queue(Base):
@@ -347,3 +349,30 @@ class CallHourMark(Base):
 
     thresholds: Mapped[str] = mapped_column(String(32), primary_key=True)
     hour: Mapped[datetime] = mapped_column(UtcDateTime(), primary_key=True)
+
+
+class AuditEntry(Base):
+    """One line of the audit trail: who (user, address) did what to which object, and when.
+
+    Append-only: the service inserts rows and never updates them; they leave only when older
+    than the configured retention. The user name is kept as it was, so a row still says who
+    acted after that user is renamed or gone."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_action_at", "action", "at"),
+        Index("ix_audit_log_username_at", "username", "at"),
+        Index("ix_audit_log_customer_id_at", "customer_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    username: Mapped[str] = mapped_column(String(64), default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
+    action: Mapped[str] = mapped_column(String(40))
+    object_type: Mapped[str] = mapped_column(String(32), default="")
+    object_id: Mapped[str] = mapped_column(String(64), default="")
+    customer_id: Mapped[int | None] = mapped_column(Integer)
+    # For changes: {"before": {...}, "after": {...}}; for imports and exports: row counts.
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
